@@ -1,0 +1,27 @@
+"""skrec: a scikit-learn compatible multi-task (retrieval + ranking) recommender on Keras 3.
+
+The public names are :class:`MultiTaskRecommender`, :mod:`skrec.datasets` and
+:mod:`skrec.metrics`. Keras is imported lazily, on first use of the estimator, so that
+``import skrec`` and ``import skrec.datasets`` stay cheap and print nothing.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+__all__ = ["MultiTaskRecommender", "datasets", "metrics", "__version__"]
+
+_LAZY = {"MultiTaskRecommender": "skrec._estimator"}
+_SUBMODULES = {"datasets", "metrics"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"skrec.{name}")
+    raise AttributeError(f"module 'skrec' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

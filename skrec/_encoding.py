@@ -1,0 +1,44 @@
+"""Vocabulary of raw user or item ids (ints with gaps, huge ints, strings) <-> contiguous indices.
+
+Embedding rows are indexed by position in a sorted vocabulary, never by a raw id, so ids may
+be any hashable values of one type.
+"""
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["IdEncoder"]
+
+
+class IdEncoder:
+    """Map raw ids to ``0 .. n - 1`` and back.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        The ids seen in training (repetitions allowed).
+
+    Attributes
+    ----------
+    index : pandas.Index
+        The distinct ids, sorted; position ``i`` holds the id of embedding row ``i``.
+    """
+
+    def __init__(self, ids):
+        self.index = pd.Index(pd.unique(ids)).sort_values()
+
+    def __len__(self):
+        return len(self.index)
+
+    def transform(self, ids):
+        """Return the indices of ``ids`` as int64, ``-1`` where an id is unknown."""
+        # `get_indexer` needs comparable dtypes; an id of another type is simply unknown.
+        try:
+            codes = self.index.get_indexer(pd.Index(ids))
+        except TypeError:
+            codes = np.full(len(ids), -1)
+        return np.asarray(codes, dtype=np.int64)
+
+    def inverse_transform(self, codes):
+        """Return the raw ids at positions ``codes``."""
+        return self.index.take(np.asarray(codes)).to_numpy()

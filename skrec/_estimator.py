@@ -1,0 +1,450 @@
+"""MultiTaskRecommender: the scikit-learn estimator around the joint retrieval + ranking Keras model."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from skrec import metrics
+from skrec._encoding import IdEncoder
+from skrec._keras import keras
+from skrec._model import MultiTaskModel, retrieve
+from skrec._validation import (
+    check_interactions,
+    check_k,
+    check_params,
+    check_ratings,
+    check_side_frame,
+)
+from skrec.exceptions import ColdStartWarning, TrainingDivergedError
+
+__all__ = ["MultiTaskRecommender"]
+
+# Users scored per call of the retrieval layer in `recommend`, and pairs per call of the
+# model in `predict`: bounds memory whatever the size of the request.
+_USER_CHUNK = 1024
+_PAIR_CHUNK = 65536
+
+
+class MultiTaskRecommender(RegressorMixin, BaseEstimator):
+    """Two-tower recommender that learns retrieval and rating prediction in one Keras model.
+
+    User and item embedding tables are shared by two tasks, trained together on
+    ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss``:
+
+    * **retrieval** (which items will this user engage with): the score of a (user, item) pair
+      is the dot product of their embeddings, trained with a softmax cross-entropy in which the
+      other items of the batch are the negatives (summed over the batch, as in the Keras-RS
+      example). :meth:`recommend` serves it with keras-rs ``BruteForceRetrieval``;
+    * **ranking** (what rating will this user give this item): an MLP over the concatenated
+      embeddings, trained with the mean squared error on ratings scaled to ``[0, 1]``.
+      :meth:`predict` returns ratings on the scale of ``y``.
+
+    The defaults are the model of the Keras-RS example "Multi-task recommenders: retrieval +
+    ranking".
+
+    Parameters
+    ----------
+    embedding_dim : int, default=32
+        Width of the user and item embeddings.
+    layer_sizes : tuple of int, default=(256, 128)
+        Hidden layer widths of the rating MLP (ReLU), followed by one linear output unit.
+    retrieval_weight : float, default=1.0
+        Weight of the retrieval loss. ``0`` trains a rating-only model.
+    ranking_weight : float, default=1.0
+        Weight of the rating loss. ``0`` trains a retrieval-only model. With both weights ``0``
+        nothing is trained and the model keeps its initial weights.
+    optimizer : str, default="adagrad"
+        Name of a Keras optimizer (``"adagrad"``, ``"adam"``, ``"sgd"``, ``"rmsprop"``, ...).
+    learning_rate : float, default=0.1
+        Learning rate of the optimizer.
+    batch_size : int, default=1000
+        Ratings per training step; also the number of in-batch negatives plus one.
+    epochs : int, default=5
+        Passes over the training ratings.
+    user_col : str, default="user_id"
+        Column of ``X`` holding user ids.
+    item_col : str, default="movie_id"
+        Column of ``X`` holding item ids.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights and the order of the training batches. The same int gives
+        the same model on the same machine and backend. No global random state is touched.
+    verbose : int, default=0
+        0 is silent, 1 shows Keras's progress bar, 2 one line per epoch.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The fitted Keras model (:class:`skrec._model.MultiTaskModel`).
+    history_ : dict of str to list of float
+        Per-epoch training losses: ``"loss"`` (the weighted sum), ``"retrieval_loss"`` and
+        ``"rating_loss"``.
+    users_ : pandas.Index
+        The user ids seen in ``fit``, sorted; row ``i`` of the user table belongs to
+        ``users_[i]``.
+    items_ : pandas.Index
+        The item ids seen in ``fit``, sorted; the catalogue :meth:`recommend` draws from.
+    rating_range_ : tuple of float
+        Lowest and highest rating seen in ``fit``. Ratings are scaled to ``[0, 1]`` with it
+        for training and predictions are clipped to it.
+    item_info_ : pandas.DataFrame or None
+        The ``items`` frame given to ``fit``, indexed by item id, restricted to ``items_``.
+        Its columns are appended to the output of :meth:`recommend`.
+    n_features_in_ : int
+        Always 2: the user and item id columns.
+
+    See Also
+    --------
+    skrec.metrics.make_ranking_scorer : scorers for recall@k, NDCG@k, ... in model selection.
+
+    Notes
+    -----
+    **Unknown users and items.** :meth:`predict` gives a pair whose user or item was not seen in
+    ``fit`` the mean training rating of the side that is known (the item's mean for an unknown
+    user, the user's mean for an unknown item, the global mean if both are unknown) and warns
+    with :class:`skrec.exceptions.ColdStartWarning`, giving the count. :meth:`recommend` raises
+    ``ValueError`` for unknown users: it has nothing personal to say about them.
+
+    **Scores.** The retrieval score ranks the items of :meth:`recommend`; the rating head does
+    not re-rank them (the Keras-RS example's "retrieve, then predict the rating" step is
+    :meth:`predict` on the recommended pairs). :meth:`score` averages a retrieval term and a
+    rating term, so that model selection with the default scorer rewards both tasks.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec import MultiTaskRecommender
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [10, 20, 10, 30, 20, 30]})
+    >>> y = [5, 3, 4, 2, 1, 4]
+    >>> rec = MultiTaskRecommender(epochs=2, batch_size=4, random_state=0).fit(X, y)
+    >>> rec.predict(X.head(2)).shape
+    (2,)
+    >>> rec.recommend([1, 2], k=1).columns.tolist()
+    ['user_id', 'rank', 'movie_id', 'score']
+    """
+
+    def __init__(
+        self,
+        *,
+        embedding_dim=32,
+        layer_sizes=(256, 128),
+        retrieval_weight=1.0,
+        ranking_weight=1.0,
+        optimizer="adagrad",
+        learning_rate=0.1,
+        batch_size=1000,
+        epochs=5,
+        user_col="user_id",
+        item_col="movie_id",
+        random_state=None,
+        verbose=0,
+    ):
+        self.embedding_dim = embedding_dim
+        self.layer_sizes = layer_sizes
+        self.retrieval_weight = retrieval_weight
+        self.ranking_weight = ranking_weight
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.user_col = user_col
+        self.item_col = item_col
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, *, users=None, items=None):
+        """Learn embeddings, the rating head and the retrieval head from ratings.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, 2)
+            One row per rating with the columns ``user_col`` and ``item_col`` (other columns
+            are ignored), or a two-column array of (user id, item id). Ids may be ints (gaps
+            and values above 2**31 are fine) or strings, one type per column.
+        y : array-like of shape (n_samples,)
+            The ratings, finite numbers on any scale.
+        users : pandas.DataFrame, default=None
+            Side information keyed by ``user_col`` (e.g. ``fetch_movielens().users``). It is
+            validated (column present, ids unique); the model does not use its features yet.
+        items : pandas.DataFrame, default=None
+            Side information keyed by ``item_col`` (e.g. ``fetch_movielens().movies``). Its
+            other columns (e.g. the title) are appended to the output of :meth:`recommend`.
+
+        Returns
+        -------
+        self : MultiTaskRecommender
+            The fitted estimator.
+        """
+        check_params(self)
+        user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
+        ratings = check_ratings(y, len(user_ids))
+        if users is not None:
+            check_side_frame(users, self.user_col, name="users")
+        item_frame = None if items is None else check_side_frame(items, self.item_col, name="items")
+
+        user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
+        u, i = user_encoder.transform(user_ids), item_encoder.transform(item_ids)
+        low, high = float(ratings.min()), float(ratings.max())
+        scaled = (ratings - low) / ((high - low) or 1.0)
+
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        model = MultiTaskModel(
+            n_users=len(user_encoder),
+            n_items=len(item_encoder),
+            embedding_dim=self.embedding_dim,
+            layer_sizes=tuple(self.layer_sizes),
+            retrieval_weight=self.retrieval_weight,
+            ranking_weight=self.ranking_weight,
+            seed=seed,
+        )
+        model.compile(optimizer=keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}))
+        history = model.fit(
+            _Batches(u, i, scaled.astype("float32"), self.batch_size, seed),
+            epochs=self.epochs,
+            verbose=self.verbose,
+            callbacks=[_StopOnDivergence()],
+            shuffle=False,  # `_Batches` shuffles with its own generator
+        )
+
+        # Fitted state is only set once training succeeded: an interrupted fit leaves the
+        # estimator as it was.
+        self.model_ = model
+        self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
+        self.users_ = user_encoder.index
+        self.items_ = item_encoder.index
+        self.rating_range_ = (low, high)
+        self.item_info_ = None if item_frame is None else item_frame.reindex(item_encoder.index)
+        self.n_features_in_ = 2
+        self._user_encoder, self._item_encoder = user_encoder, item_encoder
+        self._seen_ = sp.csr_matrix(
+            (np.ones(len(u), dtype=bool), (u, i)), shape=(len(user_encoder), len(item_encoder))
+        )
+        self._seen_.sum_duplicates()
+        self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder))
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -------------------------------------------------------------- predict
+    def predict(self, X):
+        """Predict the rating of each (user, item) pair, on the scale of the ``y`` of ``fit``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, 2)
+            The pairs, as in :meth:`fit`.
+
+        Returns
+        -------
+        ratings : ndarray of shape (n_samples,)
+            Predicted ratings, clipped to ``rating_range_``. Pairs with an unknown user or
+            item get the cold-start fallback described in the class Notes.
+        """
+        check_is_fitted(self)
+        user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
+        u = self._user_encoder.transform(user_ids)
+        i = self._item_encoder.transform(item_ids)
+        known = (u >= 0) & (i >= 0)
+        low, high = self.rating_range_
+        out = np.empty(len(u), dtype=np.float64)
+        for start in range(0, len(u), _PAIR_CHUNK):
+            part = np.flatnonzero(known[start : start + _PAIR_CHUNK]) + start
+            if len(part):
+                pred = self.model_({"user": u[part], "item": i[part]})["rating"]
+                out[part] = keras.ops.convert_to_numpy(pred) * ((high - low) or 1.0) + low
+        if not known.all():
+            out[~known] = self._cold_start(u[~known], i[~known])
+        return np.clip(out, low, high)
+
+    def _cold_start(self, u, i):
+        global_mean, user_mean, item_mean = self._fallback_
+        n_users, n_items = int((u < 0).sum()), int((i < 0).sum())
+        warnings.warn(
+            f"{len(u)} pair(s) have a user or item not seen in fit ({n_users} with an unknown "
+            f"user, {n_items} with an unknown item); they get the mean training rating of the "
+            f"known side, or the global mean.",
+            ColdStartWarning,
+            stacklevel=3,
+        )
+        return np.where(u >= 0, user_mean[np.maximum(u, 0)], np.where(i >= 0, item_mean[np.maximum(i, 0)], global_mean))
+
+    # ------------------------------------------------------------ recommend
+    def recommend(self, user_ids, k=10, *, exclude_seen=True):
+        """Return the top-``k`` items of each user, best first.
+
+        Parameters
+        ----------
+        user_ids : scalar or array-like
+            Ids of users seen in ``fit``. Repeated ids are answered once.
+        k : int, default=10
+            Items per user, ``1 <= k <= len(items_)``.
+        exclude_seen : bool, default=True
+            Leave out the items each user rated in ``fit``. A user with fewer than ``k`` unseen
+            items gets all of them (fewer than ``k`` rows).
+
+        Returns
+        -------
+        recommendations : pandas.DataFrame
+            One row per (user, recommended item), sorted by user then rank, with the columns
+            ``user_col``, ``"rank"`` (1 = best), ``item_col``, ``"score"`` (the retrieval
+            score: higher is better) and the columns of ``item_info_`` if ``items`` was given
+            to ``fit``.
+
+        Raises
+        ------
+        ValueError
+            If a user is unknown, or ``k`` is below 1 or above the catalogue size.
+        """
+        check_is_fitted(self)
+        k = check_k(k, len(self.items_))
+        requested = pd.Series([user_ids] if np.ndim(user_ids) == 0 else list(user_ids))
+        if len(requested) == 0:
+            raise ValueError("`user_ids` is empty: give at least one user id.")
+        codes = self._user_encoder.transform(requested)
+        unknown = pd.unique(requested[codes < 0])
+        if len(unknown):
+            shown = ", ".join(repr(x) for x in pd.Index(unknown[:5]).tolist())
+            raise ValueError(
+                f"{len(unknown)} user id(s) not seen in fit: {shown}"
+                f"{', ...' if len(unknown) > 5 else ''}. recommend() only serves users in `users_`."
+            )
+        codes = np.unique(codes)  # sorted, as `users_` is: the output is sorted by user
+        candidates = self.model_.candidate_embeddings()
+        parts = [
+            self._recommend_chunk(codes[start : start + _USER_CHUNK], candidates, k, exclude_seen)
+            for start in range(0, len(codes), _USER_CHUNK)
+        ]
+        rows, ranks, items, scores = (np.concatenate(p) for p in zip(*parts))
+        out = pd.DataFrame(
+            {
+                self.user_col: self._user_encoder.inverse_transform(rows),
+                "rank": ranks,
+                self.item_col: self._item_encoder.inverse_transform(items),
+                "score": scores,
+            }
+        )
+        if self.item_info_ is not None:
+            info = self.item_info_.iloc[items].reset_index(drop=True)
+            out = pd.concat([out, info], axis=1)
+        return out
+
+    def _recommend_chunk(self, codes, candidates, k, exclude_seen):
+        """Top-k (user code, rank, item code, score) rows for one chunk of sorted user codes."""
+        seen = self._seen_[codes]
+        extra = int(np.diff(seen.indptr).max()) if exclude_seen else 0
+        # keras-rs BruteForceRetrieval cannot mask items, so fetch `k` plus the most items any
+        # user of the chunk has seen: that is always enough to keep `k` unseen ones.
+        fetch = min(len(self.items_), k + extra)
+        scores, items = retrieve(self.model_.query_embeddings(codes), candidates, fetch)
+        keep = np.ones(items.shape, dtype=bool)
+        if exclude_seen and extra:
+            # Sorted keys (row, item) of the chunk's seen pairs, searched without a dense matrix.
+            seen_keys = np.repeat(np.arange(len(codes)), np.diff(seen.indptr)) * len(self.items_) + seen.indices
+            keys = np.arange(len(codes))[:, None] * len(self.items_) + items
+            pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
+            keep = seen_keys[pos] != keys
+        rank = np.cumsum(keep, axis=1)
+        keep &= rank <= k
+        row = np.broadcast_to(codes[:, None], items.shape)
+        return row[keep], rank[keep], items[keep], scores[keep]
+
+    # ---------------------------------------------------------------- score
+    def score(self, X, y):
+        """Multi-task score on held-out ratings: the mean of a retrieval and a rating term.
+
+        ``score = 0.5 * NDCG@10 + 0.5 * (1 - RMSE / (high - low))`` where
+
+        * NDCG@10 grades the :meth:`recommend` lists (seen items excluded) of the users in
+          ``X`` with gains ``(rating - low) / (high - low)`` of their held-out ratings (users
+          unknown to the model are left out);
+        * RMSE is that of :meth:`predict` on ``X`` (cold-start pairs included);
+        * ``low, high = rating_range_``.
+
+        Both terms lie in ``[0, 1]`` for ratings inside ``rating_range_``; higher is better. A
+        model that neglects either task scores low, so ``GridSearchCV`` with the default
+        scorer tunes the loss weights meaningfully. Use :func:`skrec.metrics.make_ranking_scorer`
+        or ``"neg_root_mean_squared_error"`` to select on one task only.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, 2)
+            Held-out (user, item) pairs.
+        y : array-like of shape (n_samples,)
+            Their ratings.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
+        ratings = check_ratings(y, len(user_ids))
+        low, high = self.rating_range_
+        span = (high - low) or 1.0
+        rmse = float(np.sqrt(np.mean((self.predict(X) - ratings) ** 2)))
+        truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": (ratings - low) / span})
+        truth = truth[(truth["gain"] > 0) & (self._user_encoder.transform(user_ids) >= 0)]
+        ndcg = 0.0
+        if len(truth):
+            recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
+            ndcg = metrics.ndcg_at_k(
+                truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain"
+            )
+        return 0.5 * ndcg + 0.5 * (1.0 - rmse / span)
+
+
+class _Batches(keras.utils.PyDataset):
+    """Shuffled mini-batches of encoded ratings, reshuffled each epoch by a private generator.
+
+    Owning the shuffle (rather than ``model.fit(shuffle=True)``, which draws from NumPy's or
+    TensorFlow's global generator) makes training reproducible without touching global state.
+    """
+
+    def __init__(self, users, items, ratings, batch_size, seed):
+        super().__init__()
+        self._data = (users.astype("int32"), items.astype("int32"), ratings)
+        self._batch_size = batch_size
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(ratings))
+
+    def __len__(self):
+        return -(-len(self._order) // self._batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self._batch_size : (index + 1) * self._batch_size]
+        users, items, ratings = (a[rows] for a in self._data)
+        return {"user": users, "item": items}, ratings
+
+    def on_epoch_end(self):
+        self._order = self._rng.permutation(len(self._order))
+
+
+class _StopOnDivergence(keras.callbacks.Callback):
+    """Raise :class:`TrainingDivergedError` naming the epoch when the loss stops being finite."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise TrainingDivergedError(
+                f"Training diverged: the loss is {loss} at epoch {epoch + 1}. "
+                f"Lower `learning_rate` or `retrieval_weight`."
+            )
+
+
+def _mean_ratings(u, i, ratings, n_users, n_items):
+    """Global, per-user and per-item mean training ratings: the cold-start fallbacks."""
+    user_mean = np.bincount(u, ratings, n_users) / np.maximum(np.bincount(u, minlength=n_users), 1)
+    item_mean = np.bincount(i, ratings, n_items) / np.maximum(np.bincount(i, minlength=n_items), 1)
+    return float(ratings.mean()), user_mean, item_mean

@@ -1,0 +1,174 @@
+"""Input checks for MultiTaskRecommender: parameters, interaction frames, ratings and side frames.
+
+Every check raises an error that names the argument, column or value at fault, and none of
+them modifies what the caller passed in: they return new objects.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
+
+__all__ = [
+    "check_params",
+    "check_interactions",
+    "check_ratings",
+    "check_side_frame",
+    "check_k",
+]
+
+
+def check_params(est):
+    """Check the estimator's constructor parameters at ``fit`` time (``__init__`` only stores)."""
+    _check_int(est, "embedding_dim", low=1)
+    _check_int(est, "batch_size", low=1)
+    _check_int(est, "epochs", low=0)
+    _check_int(est, "verbose", low=0, high=2)
+    for name in ("retrieval_weight", "ranking_weight"):
+        _check_real(est, name, low=0.0)
+    _check_real(est, "learning_rate", low=0.0, low_inclusive=False)
+    sizes = est.layer_sizes
+    if isinstance(sizes, (str, bytes)) or not np.iterable(sizes) or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise ValueError(
+            f"`layer_sizes` must be a sequence of positive ints, e.g. (256, 128); got {sizes!r}."
+        )
+    for name in ("user_col", "item_col"):
+        if not isinstance(getattr(est, name), str) or not getattr(est, name):
+            raise ValueError(f"`{name}` must be a non-empty column name (str); got {getattr(est, name)!r}.")
+    if est.user_col == est.item_col:
+        raise ValueError(f"`user_col` and `item_col` must differ; both are {est.user_col!r}.")
+
+
+def _check_int(est, name, low, high=None):
+    value = getattr(est, name)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"`{name}` must be an int; got {value!r} of type {type(value).__name__}.")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"`{name}` must be {bound}; got {value!r}.")
+
+
+def _check_real(est, name, low, low_inclusive=True):
+    value = getattr(est, name)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    if value < low or (value == low and not low_inclusive):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"`{name}` must be {op} {low}; got {value!r}.")
+
+
+def check_interactions(X, user_col, item_col, *, name="X"):
+    """Return the user and item id columns of ``X`` as two pandas Series (copies).
+
+    ``X`` is a DataFrame holding ``user_col`` and ``item_col`` (other columns are ignored) or a
+    two-column array-like (column 0 = users, column 1 = items).
+    """
+    if isinstance(X, pd.DataFrame):
+        missing = [c for c in (user_col, item_col) if c not in X.columns]
+        if missing:
+            raise ValueError(
+                f"{name} has no column {missing[0]!r}; its columns are {list(X.columns)}. "
+                f"Set `user_col` and `item_col` to the names of the user and item id columns "
+                f"(now user_col={user_col!r}, item_col={item_col!r})."
+            )
+        users, items = X[user_col], X[item_col]
+    else:
+        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
+            raise TypeError(
+                f"{name} must be a pandas DataFrame with columns {user_col!r} and {item_col!r} "
+                f"or a 2-column array; got {type(X).__name__}."
+            )
+        array = np.asarray(X, dtype=object) if not hasattr(X, "dtype") else np.asarray(X)
+        if array.ndim != 2 or array.shape[1] != 2:
+            raise ValueError(
+                f"{name} must be a DataFrame with columns {user_col!r} and {item_col!r} or an array "
+                f"of shape (n_samples, 2) holding user and item ids; got shape {array.shape}."
+            )
+        users = pd.Series(array[:, 0], name=user_col)
+        items = pd.Series(array[:, 1], name=item_col)
+    if len(users) == 0:
+        raise ValueError(f"{name} is empty: at least one (user, item) pair is needed.")
+    return (
+        _check_ids(users.reset_index(drop=True), user_col, name),
+        _check_ids(items.reset_index(drop=True), item_col, name),
+    )
+
+
+def _check_ids(ids, col, name):
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype(ids.cat.categories.dtype)
+    if ids.isna().any():
+        position = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"{name}[{col!r}] has missing ids (NaN/None), first at row {position}.")
+    kind = infer_dtype(ids, skipna=False)
+    if kind.startswith("mixed"):
+        raise TypeError(
+            f"{name}[{col!r}] mixes id types ({kind}); use one type for all ids, "
+            f"e.g. {name}[{col!r}].astype(str)."
+        )
+    if kind == "floating":
+        values = ids.to_numpy(dtype=float)
+        if not np.all(values == np.round(values)):
+            raise ValueError(f"{name}[{col!r}] holds non-integer float ids; ids must be ints or strings.")
+        ids = ids.astype("int64")
+    elif is_numeric_dtype(ids.dtype) and not is_bool_dtype(ids.dtype):
+        ids = ids.astype("int64") if kind == "integer" else ids
+    return ids.copy()
+
+
+def check_ratings(y, n_samples, *, name="y"):
+    """Return ``y`` as a 1-D float64 array after checking its length and that it is finite."""
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(f"{name} must be one column of ratings; got a DataFrame with {y.shape[1]} columns.")
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series) and not is_numeric_dtype(y.dtype) or is_bool_dtype(getattr(y, "dtype", None)):
+        raise TypeError(f"{name} must hold numeric ratings; got dtype {y.dtype}.")
+    try:
+        values = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must hold numeric ratings: {exc}") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one rating per row); got shape {values.shape}.")
+    if len(values) != n_samples:
+        raise ValueError(f"X has {n_samples} rows but {name} has {len(values)} ratings; they must match.")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN or infinite ratings (first at row "
+            f"{int(np.flatnonzero(bad)[0])}); drop or impute them before fit."
+        )
+    return values.copy()
+
+
+def check_side_frame(frame, col, *, name):
+    """Check a ``users``/``items`` frame keyed by ``col``; return it indexed by that column."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a pandas DataFrame keyed by {col!r}; got {type(frame).__name__}.")
+    if col not in frame.columns:
+        raise ValueError(f"`{name}` has no column {col!r}; its columns are {list(frame.columns)}.")
+    ids = _check_ids(frame[col].reset_index(drop=True), col, f"`{name}`")
+    duplicated = ids[ids.duplicated()]
+    if len(duplicated):
+        raise ValueError(
+            f"`{name}` lists {col}={duplicated.tolist()[0]!r} more than once; ids must be unique."
+        )
+    out = frame.drop(columns=[col]).reset_index(drop=True)
+    out.index = pd.Index(ids, name=col)
+    return out
+
+
+def check_k(k, n_items):
+    """Check the ``k`` of ``recommend``: an int in ``[1, n_items]``."""
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise TypeError(f"`k` must be an int; got {k!r} of type {type(k).__name__}.")
+    if k < 1:
+        raise ValueError(f"`k` must be >= 1; got {k}.")
+    if k > n_items:
+        raise ValueError(f"`k`={k} is larger than the catalogue: the model knows {n_items} items.")
+    return int(k)

@@ -1,0 +1,15 @@
+"""Warnings and errors that skrec raises, so that callers can filter or catch them by class."""
+
+__all__ = ["ColdStartWarning", "TrainingDivergedError"]
+
+
+class ColdStartWarning(UserWarning):
+    """Some users or items were not seen in ``fit``; skrec's cold-start rule was applied.
+
+    The message gives the counts. Silence it with
+    ``warnings.simplefilter("ignore", skrec.exceptions.ColdStartWarning)``.
+    """
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite; the message names the epoch."""

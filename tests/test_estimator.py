@@ -1,0 +1,338 @@
+"""Behaviour of MultiTaskRecommender: fit/predict/recommend/score, known answers and invariances."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from skrec import MultiTaskRecommender
+from skrec.exceptions import ColdStartWarning
+
+FAST = dict(epochs=3, batch_size=64, embedding_dim=8, layer_sizes=(16,), random_state=0)
+
+
+def make_ratings(n_users=40, n_items=30, per_user=12, seed=0):
+    """Two taste groups: even users love items 0-14 and dislike 15-29, odd users the reverse.
+
+    Users rate mostly items of their own group (so the retrieval task has a pattern to learn)
+    and a few of the other group; ratings are 5/4 inside the group and 1/2 outside. Ids have
+    gaps (users 100, 103, ...; items 7, 18, ...) so that no raw id can be an embedding row.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        own = np.arange(15) if u % 2 == 0 else np.arange(15, 30)
+        other = np.setdiff1d(np.arange(n_items), own)
+        liked = rng.choice(own, per_user - 2, replace=False)
+        disliked = rng.choice(other, 2, replace=False)
+        rows += [(u, i, int(rng.choice([4, 5]))) for i in liked]
+        rows += [(u, i, int(rng.choice([1, 2]))) for i in disliked]
+    frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
+    frame["user_id"] = 100 + 3 * frame["user_id"]
+    frame["movie_id"] = 7 + 11 * frame["movie_id"]
+    frame["timestamp"] = np.arange(len(frame), dtype="int64")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_ratings()
+
+
+@pytest.fixture(scope="module")
+def fitted(ratings):
+    # Shared by read-only tests: never refit or mutate it.
+    return MultiTaskRecommender(**{**FAST, "epochs": 20}).fit(ratings, ratings["rating"])
+
+
+# --------------------------------------------------------------------------- estimator API
+def test_constructor_stores_params_unchanged():
+    sizes = [64, 32]
+    est = MultiTaskRecommender(layer_sizes=sizes, learning_rate=0.5)
+    assert est.layer_sizes is sizes
+    assert est.get_params()["learning_rate"] == 0.5
+    with pytest.raises(TypeError):
+        MultiTaskRecommender(32)  # keyword-only
+
+
+def test_defaults_are_the_seed_model():
+    params = MultiTaskRecommender().get_params()
+    assert params["embedding_dim"] == 32 and tuple(params["layer_sizes"]) == (256, 128)
+    assert params["optimizer"] == "adagrad" and params["learning_rate"] == 0.1
+    assert params["batch_size"] == 1000 and params["epochs"] == 5
+
+
+def test_clone_and_set_params():
+    est = MultiTaskRecommender(retrieval_weight=0.3, random_state=1)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and twin is not est
+    assert twin.set_params(ranking_weight=0.0).ranking_weight == 0.0
+
+
+@pytest.mark.parametrize("method", ["predict", "recommend", "score"])
+def test_unfitted_estimator_raises(method, ratings):
+    est = MultiTaskRecommender()
+    args = {"predict": (ratings,), "recommend": ([100],), "score": (ratings, ratings["rating"])}
+    with pytest.raises(NotFittedError):
+        getattr(est, method)(*args[method])
+
+
+def test_fit_sets_fitted_state(fitted, ratings):
+    assert fitted.model_ is not None
+    assert list(fitted.users_) == sorted(ratings["user_id"].unique())
+    assert list(fitted.items_) == sorted(ratings["movie_id"].unique())
+    assert fitted.rating_range_ == (1.0, 5.0)
+    assert set(fitted.history_) >= {"loss", "retrieval_loss", "rating_loss"}
+    assert len(fitted.history_["loss"]) == 20
+    # the net learns: the training loss falls
+    assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
+
+
+# --------------------------------------------------------------------------- predict
+def test_predict_is_on_the_scale_of_y_and_beats_the_mean(fitted, ratings):
+    pred = fitted.predict(ratings)
+    assert pred.shape == (len(ratings),)
+    assert pred.min() >= 1.0 and pred.max() <= 5.0
+    rmse = np.sqrt(np.mean((pred - ratings["rating"]) ** 2))
+    baseline = ratings["rating"].std(ddof=0)
+    assert rmse < 0.6 * baseline
+
+
+def test_predict_is_row_wise(fitted, ratings):
+    # Shuffling or subsetting rows does not change the prediction of a row.
+    pred = fitted.predict(ratings)
+    order = np.random.default_rng(1).permutation(len(ratings))[:50]
+    np.testing.assert_allclose(fitted.predict(ratings.iloc[order]), pred[order], rtol=1e-6)
+
+
+def test_predict_accepts_a_two_column_array(fitted, ratings):
+    pairs = ratings[["user_id", "movie_id"]]
+    np.testing.assert_allclose(fitted.predict(pairs.to_numpy()), fitted.predict(pairs), rtol=1e-6)
+
+
+def test_predict_unknown_pairs_use_the_documented_fallback(fitted, ratings):
+    known_user, known_item = ratings["user_id"].iloc[0], ratings["movie_id"].iloc[0]
+    X = pd.DataFrame({"user_id": [known_user, 99999, 99999], "movie_id": [99999, known_item, 88888]})
+    with pytest.warns(ColdStartWarning, match=r"3 pair\(s\).*2 with an unknown user, 2 with an unknown item"):
+        pred = fitted.predict(X)
+    r = ratings["rating"]
+    np.testing.assert_allclose(
+        pred,
+        [r[ratings["user_id"] == known_user].mean(), r[ratings["movie_id"] == known_item].mean(), r.mean()],
+    )
+
+
+# --------------------------------------------------------------------------- recommend
+def test_recommend_output_contract(fitted, ratings):
+    users = [106, 100, 103]
+    recs = fitted.recommend(users, k=5)
+    assert recs.columns.tolist() == ["user_id", "rank", "movie_id", "score"]
+    assert recs["user_id"].tolist() == sorted(users * 5)
+    assert recs["rank"].tolist() == [1, 2, 3, 4, 5] * 3
+    for _, group in recs.groupby("user_id"):
+        assert group["score"].is_monotonic_decreasing
+    # items the users rated in fit are excluded
+    seen = ratings.merge(recs, on=["user_id", "movie_id"])
+    assert seen.empty
+
+
+def test_recommend_learns_the_taste_groups(fitted, ratings):
+    # Known answer: users' unseen top items come from their own taste group.
+    recs = fitted.recommend(fitted.users_, k=3)
+    group = ((recs["movie_id"] - 7) // 11) < 15
+    own = (recs["user_id"] - 100) // 3 % 2 == 0
+    assert (group == own).mean() > 0.8
+
+
+def test_recommend_can_include_seen_items(fitted, ratings):
+    recs = fitted.recommend([100], k=len(fitted.items_), exclude_seen=False)
+    assert len(recs) == len(fitted.items_)
+    assert set(recs["movie_id"]) == set(fitted.items_)
+
+
+def test_recommend_batch_equals_per_user(fitted):
+    batch = fitted.recommend([100, 103, 106], k=4)
+    single = pd.concat([fitted.recommend(u, k=4) for u in [100, 103, 106]], ignore_index=True)
+    pd.testing.assert_frame_equal(batch, single)
+
+
+def test_recommend_returns_all_unseen_when_fewer_than_k(fitted, ratings):
+    n_seen = (ratings["user_id"] == 100).sum()
+    recs = fitted.recommend([100], k=len(fitted.items_))
+    assert len(recs) == len(fitted.items_) - n_seen
+
+
+def test_recommend_duplicate_users_answered_once(fitted):
+    assert len(fitted.recommend([100, 100, 103], k=2)) == 4
+
+
+def test_recommend_carries_item_columns(ratings):
+    movies = pd.DataFrame({"movie_id": sorted(ratings["movie_id"].unique())})
+    movies["title"] = "Movie " + movies["movie_id"].astype(str)
+    est = MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"], items=movies)
+    recs = est.recommend([100], k=3)
+    assert recs.columns.tolist() == ["user_id", "rank", "movie_id", "score", "title"]
+    assert (recs["title"] == "Movie " + recs["movie_id"].astype(str)).all()
+
+
+@pytest.mark.parametrize(
+    "k, error, match",
+    [
+        (0, ValueError, r"`k` must be >= 1; got 0"),
+        (-3, ValueError, r"`k` must be >= 1; got -3"),
+        (2.5, TypeError, r"`k` must be an int; got 2.5"),
+        (31, ValueError, r"`k`=31 is larger than the catalogue: the model knows 30 items"),
+    ],
+)
+def test_recommend_rejects_bad_k(fitted, k, error, match):
+    with pytest.raises(error, match=match):
+        fitted.recommend([100], k=k)
+
+
+def test_recommend_rejects_unknown_users(fitted):
+    with pytest.raises(ValueError, match=r"2 user id\(s\) not seen in fit: 1, 2\. "):
+        fitted.recommend([100, 1, 2], k=2)
+    with pytest.raises(ValueError, match="`user_ids` is empty"):
+        fitted.recommend([], k=2)
+
+
+# --------------------------------------------------------------------------- ids
+def test_string_ids_and_huge_ints(ratings):
+    # Zero-padded strings and shifted ints keep the ids' order, hence the same embedding rows.
+    strings = ratings.assign(
+        user_id="u" + ratings["user_id"].astype(str).str.zfill(4),
+        movie_id="m" + ratings["movie_id"].astype(str).str.zfill(4),
+    )
+    huge = ratings.assign(user_id=ratings["user_id"] + 2**40, movie_id=ratings["movie_id"] + 2**33)
+    a = MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"])
+    b = MultiTaskRecommender(**FAST).fit(strings, strings["rating"])
+    c = MultiTaskRecommender(**FAST).fit(huge, huge["rating"])
+    np.testing.assert_allclose(b.predict(strings), a.predict(ratings), rtol=1e-5)
+    np.testing.assert_allclose(c.predict(huge), a.predict(ratings), rtol=1e-5)
+    assert b.recommend(["u0100"], k=3)["movie_id"].str.startswith("m").all()
+    assert (c.recommend([100 + 2**40], k=3)["movie_id"] > 2**33).all()
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "make_X, make_y, error, match",
+    [
+        (lambda r: r.drop(columns="movie_id"), lambda r: r["rating"], ValueError,
+         r"X has no column 'movie_id'.*Set `user_col` and `item_col`"),
+        (lambda r: r, lambda r: r["rating"].where(r.index != 3), ValueError,
+         r"y holds 1 NaN or infinite ratings \(first at row 3\)"),
+        (lambda r: r, lambda r: r["rating"].astype(str), TypeError, r"y must hold numeric ratings"),
+        (lambda r: r, lambda r: r["rating"].iloc[:-1], ValueError, r"X has 480 rows but y has 479 ratings"),
+        (lambda r: r.iloc[:0], lambda r: r["rating"].iloc[:0], ValueError, r"X is empty"),
+        (lambda r: r.assign(user_id=r["user_id"].astype(object).where(r.index != 5)), lambda r: r["rating"],
+         ValueError, r"X\['user_id'\] has missing ids \(NaN/None\), first at row 5"),
+        (lambda r: r.assign(movie_id=r["movie_id"].astype(object).where(r.index % 2 == 0, "x")), lambda r: r["rating"],
+         TypeError, r"X\['movie_id'\] mixes id types"),
+        (lambda r: r[["user_id"]].to_numpy(), lambda r: r["rating"], ValueError, r"shape \(n_samples, 2\)"),
+    ],
+    ids=["missing-column", "nan-rating", "string-rating", "length-mismatch", "empty", "nan-id", "mixed-ids", "1-column-array"],
+)
+def test_fit_rejects_bad_input_without_touching_it(ratings, make_X, make_y, error, match):
+    X, y = make_X(ratings.copy()), make_y(ratings.copy())
+    X_before, y_before = X.copy(), y.copy()
+    with pytest.raises(error, match=match):
+        MultiTaskRecommender(**FAST).fit(X, y)
+    if isinstance(X, pd.DataFrame):
+        pd.testing.assert_frame_equal(X, X_before)
+    pd.testing.assert_series_equal(y, y_before)
+
+
+@pytest.mark.parametrize(
+    "param, value, match",
+    [
+        ("embedding_dim", 0, r"`embedding_dim` must be >= 1; got 0"),
+        ("layer_sizes", (8, -1), r"`layer_sizes` must be a sequence of positive ints"),
+        ("retrieval_weight", -1.0, r"`retrieval_weight` must be >= 0.0; got -1.0"),
+        ("learning_rate", 0.0, r"`learning_rate` must be > 0.0; got 0.0"),
+        ("user_col", "movie_id", r"`user_col` and `item_col` must differ"),
+    ],
+)
+def test_fit_rejects_bad_params(ratings, param, value, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        MultiTaskRecommender(**{**FAST, param: value}).fit(ratings, ratings["rating"])
+
+
+def test_fit_does_not_modify_inputs(ratings):
+    X, y = ratings.copy(), ratings["rating"].copy()
+    items = pd.DataFrame({"movie_id": ratings["movie_id"].unique(), "title": "t"})
+    items_before = items.copy()
+    MultiTaskRecommender(**FAST).fit(X, y, items=items)
+    pd.testing.assert_frame_equal(X, ratings)
+    pd.testing.assert_series_equal(y, ratings["rating"])
+    pd.testing.assert_frame_equal(items, items_before)
+
+
+def test_fit_rejects_bad_side_frames(ratings):
+    with pytest.raises(ValueError, match=r"`items` has no column 'movie_id'"):
+        MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"], items=pd.DataFrame({"id": [1]}))
+    with pytest.raises(ValueError, match=r"`users` lists user_id=100 more than once"):
+        MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"], users=pd.DataFrame({"user_id": [100, 100]}))
+
+
+# --------------------------------------------------------------------------- reproducibility
+def test_same_random_state_same_model(ratings):
+    a = MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"])
+    b = MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"])
+    np.testing.assert_array_equal(a.predict(ratings), b.predict(ratings))
+    pd.testing.assert_frame_equal(a.recommend(a.users_, k=5), b.recommend(b.users_, k=5))
+    c = MultiTaskRecommender(**{**FAST, "random_state": 1}).fit(ratings, ratings["rating"])
+    assert not np.array_equal(a.predict(ratings), c.predict(ratings))
+
+
+@pytest.mark.parametrize("dumps, loads", [(pickle.dumps, pickle.loads), (None, None)], ids=["pickle", "joblib"])
+def test_persistence_round_trip(fitted, ratings, tmp_path, dumps, loads):
+    if dumps is None:
+        joblib.dump(fitted, tmp_path / "rec.joblib")
+        restored = joblib.load(tmp_path / "rec.joblib")
+    else:
+        restored = loads(dumps(fitted))
+    np.testing.assert_array_equal(restored.predict(ratings), fitted.predict(ratings))
+    pd.testing.assert_frame_equal(restored.recommend(fitted.users_, k=5), fitted.recommend(fitted.users_, k=5))
+    assert restored.score(ratings, ratings["rating"]) == fitted.score(ratings, ratings["rating"])
+
+
+# --------------------------------------------------------------------------- score and model selection
+def test_score_rewards_both_tasks(ratings):
+    train, test = ratings.iloc[::2], ratings.iloc[1::2]
+    scores = {}
+    for weights in [(1.0, 1.0), (0.0, 1.0), (1.0, 0.0)]:
+        est = MultiTaskRecommender(**{**FAST, "epochs": 20}, retrieval_weight=weights[0], ranking_weight=weights[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ColdStartWarning)
+            scores[weights] = est.fit(train, train["rating"]).score(test, test["rating"])
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert scores[(1.0, 1.0)] > max(scores[(0.0, 1.0)], scores[(1.0, 0.0)])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_loss_weights(ratings, n_jobs):
+    grid = {"retrieval_weight": [0.0, 1.0], "ranking_weight": [0.0, 1.0]}
+    cv = KFold(2, shuffle=True, random_state=0)  # rows are grouped by user: shuffle them
+    search = GridSearchCV(MultiTaskRecommender(**{**FAST, "epochs": 10}), grid, cv=cv, n_jobs=n_jobs, error_score="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        search.fit(ratings, ratings["rating"])
+    assert search.best_params_ == {"retrieval_weight": 1.0, "ranking_weight": 1.0}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_regression_scorer_strings_work(ratings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        result = cross_validate(
+            MultiTaskRecommender(**FAST), ratings, ratings["rating"], cv=KFold(2, shuffle=True, random_state=0),
+            scoring=["neg_root_mean_squared_error", "neg_mean_absolute_error"], error_score="raise",
+        )
+    assert (result["test_neg_root_mean_squared_error"] < 0).all()
+    assert (-result["test_neg_root_mean_squared_error"] < 4).all()
