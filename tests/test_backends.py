@@ -1,0 +1,55 @@
+"""The estimator under the TensorFlow backend (the suite itself runs under JAX, skrec's default)."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, pickle, sys
+    import numpy as np, pandas as pd
+    import skrec
+    from skrec import MultiTaskRecommender
+    import keras
+    assert keras.backend.backend() == "tensorflow", keras.backend.backend()
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"user_id": rng.integers(0, 30, 600), "movie_id": rng.integers(0, 40, 600)})
+    y = rng.integers(1, 6, 600).astype(float)
+    params = dict(epochs=3, batch_size=64, embedding_dim=8, layer_sizes=(16,), random_state=0)
+    a = MultiTaskRecommender(**params).fit(X, y)
+    b = MultiTaskRecommender(**params).fit(X, y)
+    pred = a.predict(X)
+    assert pred.shape == (600,) and np.all((pred >= 1) & (pred <= 5))
+    np.testing.assert_array_equal(pred, b.predict(X))  # same random_state, same model
+    recs = a.recommend([0, 1, 2], k=5)
+    assert recs["rank"].tolist() == [1, 2, 3, 4, 5] * 3
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.predict(X), pred)
+    assert 0.0 <= a.score(X, y) <= 1.0
+    print("tensorflow backend ok")
+    """
+)
+
+
+def test_estimator_under_tensorflow_backend():
+    if importlib.util.find_spec("tensorflow") is None:
+        if os.environ.get("SKREC_REQUIRE_TENSORFLOW"):
+            pytest.fail("SKREC_REQUIRE_TENSORFLOW is set but tensorflow is not installed")
+        pytest.skip("tensorflow is not installed (pip install 'skrec-multitask[tensorflow]')")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tensorflow backend ok" in result.stdout
+
+
+def test_import_prints_nothing_and_defaults_to_jax():
+    code = "import skrec; skrec.MultiTaskRecommender; import keras; print(keras.backend.backend())"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "jax\n"
+    assert result.stderr == ""
