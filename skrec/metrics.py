@@ -1,0 +1,662 @@
+"""Offline ranking metrics for top-k recommendation lists and scikit-learn scorers built on them.
+
+The metrics follow the evaluation protocol P2 of ``BENCHMARK.md``. Each one compares two
+long-format pandas DataFrames:
+
+``recommended``
+    The output of :meth:`MultiTaskRecommender.recommend`: one row per (user, position) with the
+    columns ``user_col``, ``"rank"`` (1 for the best item), ``item_col`` and ``"score"``. Only
+    ``user_col`` and ``item_col`` are required. Without a ``"rank"`` column the row order within
+    each user gives the ranks.
+``relevant``
+    The held-out (user, item) pairs that count as relevant, for example the test ratings of 4 or
+    5, with an optional gain column for graded relevance.
+
+Averages are taken over the users that appear in ``relevant``: a user with no relevant item is
+left out, and a user of ``relevant`` with no row in ``recommended`` scores 0. Everything is
+computed with merges and group-bys on the (user, item) pairs, never with a dense
+users x items matrix, so millions of users fit in memory.
+
+Dense per-list metrics over the whole catalogue live in :mod:`keras_rs.metrics`; the tests of this
+module use them as the reference where the definitions agree.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from skrec.exceptions import ColdStartWarning
+
+__all__ = [
+    "coverage_at_k",
+    "hit_rate_at_k",
+    "make_ranking_scorer",
+    "map_at_k",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
+]
+
+_RANK_COL = "rank"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_positive_int(value, name, owner):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be an int in the range [1, inf). "
+            f"Got {value!r} instead."
+        )
+    return int(value)
+
+
+def _check_frame(frame, name, columns, owner):
+    """Check that ``frame`` is a DataFrame holding ``columns`` ({column: parameter name})."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"{owner} expects {name!r} to be a pandas DataFrame. "
+            f"Got {type(frame).__name__} instead."
+        )
+    for column, param in columns.items():
+        if column not in frame.columns:
+            raise ValueError(
+                f"{owner}: the {name!r} frame has no column {column!r} (its columns are "
+                f"{list(frame.columns)}). Pass {param}= to name the column to use."
+            )
+
+
+def _check_gains(gains, gain_col, owner):
+    values = pd.to_numeric(gains, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        first = gains.iloc[[int(np.argmax(bad))]].tolist()[0]
+        raise ValueError(
+            f"{owner}: column {gain_col!r} of 'relevant' must hold finite, non-negative gains; "
+            f"{int(bad.sum())} value(s) are not (first: {first!r})."
+        )
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# The shared step: which recommended items are relevant, and at which rank
+# --------------------------------------------------------------------------------------------
+
+
+def _prepare(relevant, recommended, k, user_col, item_col, owner, gain_col=None):
+    """Validate the inputs and match the top-k lists against the relevant pairs.
+
+    Returns
+    -------
+    rel : DataFrame
+        The relevant pairs without duplicates: ``user_col``, ``item_col`` and ``"gain"``.
+    n_relevant : Series
+        The number of relevant items per user, indexed by user id; its length is the number of
+        users the metrics average over.
+    hits : DataFrame
+        One row per relevant item found in a user's top-k list (each pair once, at its best
+        rank): ``user_col``, ``item_col``, ``"rank"`` (float) and ``"gain"``.
+    """
+    k = _check_positive_int(k, "k", owner)
+    required = {user_col: "user_col", item_col: "item_col"}
+    if gain_col is not None:
+        required[gain_col] = "gain_col"
+    _check_frame(relevant, "relevant", required, owner)
+    _check_frame(recommended, "recommended", {user_col: "user_col", item_col: "item_col"}, owner)
+    if len(relevant) == 0:
+        raise ValueError(
+            f"{owner}: 'relevant' has no rows, so there are no users to evaluate. Pass the "
+            "held-out (user, item) pairs that count as relevant, for example the test ratings "
+            "of 4 or more."
+        )
+
+    rel = relevant[[user_col, item_col]].copy()
+    rel["gain"] = 1.0 if gain_col is None else _check_gains(relevant[gain_col], gain_col, owner)
+    rel = rel.drop_duplicates([user_col, item_col])
+    n_relevant = rel.groupby(user_col, sort=False).size()
+
+    top = recommended[[user_col, item_col]].copy()
+    if _RANK_COL in recommended.columns:
+        top[_RANK_COL] = recommended[_RANK_COL].to_numpy(dtype=float)
+    else:
+        top[_RANK_COL] = top.groupby(user_col, sort=False).cumcount().to_numpy(dtype=float) + 1
+    top = top[top[_RANK_COL] <= k]
+
+    hits = top.merge(rel, on=[user_col, item_col], how="inner")
+    # A pair listed twice in one user's top-k counts once, at its best rank. Sorting by rank
+    # (stable) also puts each user's hits in rank order, which `map_at_k` relies on.
+    hits = hits.sort_values(_RANK_COL, kind="stable").drop_duplicates([user_col, item_col])
+    return rel, n_relevant, hits
+
+
+def _log2_discount(ranks):
+    """The rank discount of P2: ``1 / log2(rank + 1)``."""
+    return 1.0 / np.log2(np.asarray(ranks, dtype=float) + 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Public metrics
+# --------------------------------------------------------------------------------------------
+
+
+def recall_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie_id"):
+    """Recall@k: the share of each user's relevant items found in their top-k list.
+
+    For a user with relevant set R and top-k list L, recall is ``|L ∩ R| / |R|``. The result is
+    the mean over the users that appear in ``relevant``.
+
+    Parameters
+    ----------
+    relevant : DataFrame
+        The held-out pairs that count as relevant, with columns ``user_col`` and ``item_col``.
+        Duplicate pairs count once.
+    recommended : DataFrame
+        The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
+        optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
+        gives the ranks. Only ranks 1 to ``k`` are used.
+    k : int, default=10
+        The length of the lists that are scored.
+    user_col : str, default="user_id"
+        The column holding user ids in both frames.
+    item_col : str, default="movie_id"
+        The column holding item ids in both frames.
+
+    Returns
+    -------
+    float
+        The mean recall@k, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+
+    See Also
+    --------
+    precision_at_k : Divides by ``k`` instead of by the number of relevant items.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import recall_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1, 2, 2], "rank": [1, 2, 1, 2],
+    ...                             "movie_id": [10, 11, 10, 12]})
+    >>> relevant = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [11, 13, 14]})
+    >>> recall_at_k(relevant, recommended, k=2)  # user 1: 1/1, user 2: 0/2
+    0.5
+    """
+    _, n_relevant, hits = _prepare(
+        relevant, recommended, k, user_col, item_col, "recall_at_k"
+    )
+    per_hit = 1.0 / hits[user_col].map(n_relevant).to_numpy(dtype=float)
+    return float(per_hit.sum() / len(n_relevant))
+
+
+def precision_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie_id"):
+    """Precision@k: the share of each user's top-k list that is relevant.
+
+    For a user with relevant set R and top-k list L, precision is ``|L ∩ R| / k``. It divides by
+    ``k`` even when the user has fewer than ``k`` recommendations, as protocol P2 defines it.
+    The result is the mean over the users that appear in ``relevant``.
+
+    Parameters
+    ----------
+    relevant : DataFrame
+        The held-out pairs that count as relevant, with columns ``user_col`` and ``item_col``.
+        Duplicate pairs count once.
+    recommended : DataFrame
+        The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
+        optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
+        gives the ranks. Only ranks 1 to ``k`` are used.
+    k : int, default=10
+        The length of the lists that are scored.
+    user_col : str, default="user_id"
+        The column holding user ids in both frames.
+    item_col : str, default="movie_id"
+        The column holding item ids in both frames.
+
+    Returns
+    -------
+    float
+        The mean precision@k, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+
+    See Also
+    --------
+    recall_at_k : Divides by the number of relevant items instead of by ``k``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import precision_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1, 2, 2], "rank": [1, 2, 1, 2],
+    ...                             "movie_id": [10, 11, 10, 12]})
+    >>> relevant = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [11, 13, 14]})
+    >>> precision_at_k(relevant, recommended, k=2)  # user 1: 1/2, user 2: 0/2
+    0.25
+    """
+    _, n_relevant, hits = _prepare(
+        relevant, recommended, k, user_col, item_col, "precision_at_k"
+    )
+    return float(len(hits) / (k * len(n_relevant)))
+
+
+def hit_rate_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie_id"):
+    """HitRate@k: the share of users with at least one relevant item in their top-k list.
+
+    Parameters
+    ----------
+    relevant : DataFrame
+        The held-out pairs that count as relevant, with columns ``user_col`` and ``item_col``.
+    recommended : DataFrame
+        The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
+        optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
+        gives the ranks. Only ranks 1 to ``k`` are used.
+    k : int, default=10
+        The length of the lists that are scored.
+    user_col : str, default="user_id"
+        The column holding user ids in both frames.
+    item_col : str, default="movie_id"
+        The column holding item ids in both frames.
+
+    Returns
+    -------
+    float
+        The hit rate, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import hit_rate_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1, 2, 2], "rank": [1, 2, 1, 2],
+    ...                             "movie_id": [10, 11, 10, 12]})
+    >>> relevant = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [11, 13, 14]})
+    >>> hit_rate_at_k(relevant, recommended, k=2)  # user 1 has a hit, user 2 has none
+    0.5
+    """
+    _, n_relevant, hits = _prepare(
+        relevant, recommended, k, user_col, item_col, "hit_rate_at_k"
+    )
+    return float(hits[user_col].nunique() / len(n_relevant))
+
+
+def ndcg_at_k(
+    relevant, recommended, *, k=10, user_col="user_id", item_col="movie_id", gain_col=None
+):
+    """NDCG@k: discounted cumulative gain of the top-k list, divided by its best possible value.
+
+    For a user, ``DCG@k = sum_{i=1..k} g_i / log2(i + 1)``, where ``g_i`` is the gain of the item
+    at rank ``i`` (0 for an item that is not relevant). The ideal DCG puts the user's
+    ``min(|R|, k)`` largest gains at the top. NDCG is their ratio, and the result is its mean
+    over the users that appear in ``relevant``.
+
+    Parameters
+    ----------
+    relevant : DataFrame
+        The held-out pairs that count as relevant, with columns ``user_col`` and ``item_col``
+        (and ``gain_col`` for graded relevance). Duplicate pairs count once (the first row).
+    recommended : DataFrame
+        The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
+        optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
+        gives the ranks. Only ranks 1 to ``k`` are used.
+    k : int, default=10
+        The length of the lists that are scored.
+    user_col : str, default="user_id"
+        The column holding user ids in both frames.
+    item_col : str, default="movie_id"
+        The column holding item ids in both frames.
+    gain_col : str or None, default=None
+        ``None`` gives every relevant pair a gain of 1 (binary NDCG, as in protocol P2). A
+        column name takes graded gains from that column of ``relevant``; they must be finite and
+        non-negative and are used as they are (pass ``2**rating - 1`` for exponential gains).
+
+    Returns
+    -------
+    float
+        The mean NDCG@k, in [0, 1]. A user whose gains are all 0 has an ideal DCG of 0 and
+        scores 0.
+
+    Raises
+    ------
+    ValueError
+        If ``relevant`` is empty, a column is missing, a gain is negative or not finite, or
+        ``k`` is not a positive int.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import ndcg_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1], "rank": [1, 2], "movie_id": [10, 11]})
+    >>> relevant = pd.DataFrame({"user_id": [1], "movie_id": [11], "rating": [5.0]})
+    >>> # DCG = 1 / log2(3); ideal DCG = 1 / log2(2) = 1
+    >>> round(ndcg_at_k(relevant, recommended, k=2), 4)
+    0.6309
+    >>> round(ndcg_at_k(relevant, recommended, k=2, gain_col="rating"), 4)
+    0.6309
+    """
+    rel, n_relevant, hits = _prepare(
+        relevant, recommended, k, user_col, item_col, "ndcg_at_k", gain_col=gain_col
+    )
+    if gain_col is None:
+        # Binary gains: the ideal DCG of a user depends only on min(|R|, k).
+        ideal_table = np.cumsum(_log2_discount(np.arange(1, k + 1)))
+        ideal = pd.Series(
+            ideal_table[np.minimum(n_relevant.to_numpy(), k) - 1], index=n_relevant.index
+        )
+    else:
+        ideal = _ideal_dcg(rel, k, user_col)
+    dcg = _dcg_per_user(hits, user_col)
+    ideal_of_hit_users = ideal.reindex(dcg.index).to_numpy()
+    ratios = np.divide(dcg.to_numpy(), ideal_of_hit_users,
+                       out=np.zeros(len(dcg)), where=ideal_of_hit_users > 0)
+    return float(ratios.sum() / len(n_relevant))
+
+
+def _dcg_per_user(hits, user_col):
+    contributions = hits["gain"].to_numpy() * _log2_discount(hits[_RANK_COL])
+    return pd.Series(contributions, index=hits[user_col].to_numpy()).groupby(
+        level=0, sort=False
+    ).sum()
+
+
+def _ideal_dcg(rel, k, user_col):
+    """The ideal DCG@k per user: the user's k largest gains at ranks 1..k."""
+    ordered = rel.sort_values("gain", ascending=False, kind="stable")
+    position = ordered.groupby(user_col, sort=False).cumcount().to_numpy() + 1
+    keep = position <= k
+    contributions = ordered["gain"].to_numpy()[keep] * _log2_discount(position[keep])
+    return pd.Series(contributions, index=ordered[user_col].to_numpy()[keep]).groupby(
+        level=0, sort=False
+    ).sum()
+
+
+def map_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie_id"):
+    """MAP@k: mean average precision of the top-k lists.
+
+    For a user with relevant set R, ``AP@k = (1 / min(|R|, k)) * sum_{i=1..k} P@i * rel_i``,
+    where ``P@i`` is the precision of the first ``i`` items and ``rel_i`` is 1 if the item at
+    rank ``i`` is relevant, else 0. Dividing by ``min(|R|, k)`` rather than ``|R|`` makes a
+    perfect top-k list score 1 even when the user has more than ``k`` relevant items. The result
+    is the mean over the users that appear in ``relevant``.
+
+    Parameters
+    ----------
+    relevant : DataFrame
+        The held-out pairs that count as relevant, with columns ``user_col`` and ``item_col``.
+        Duplicate pairs count once.
+    recommended : DataFrame
+        The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
+        optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
+        gives the ranks. Only ranks 1 to ``k`` are used.
+    k : int, default=10
+        The length of the lists that are scored.
+    user_col : str, default="user_id"
+        The column holding user ids in both frames.
+    item_col : str, default="movie_id"
+        The column holding item ids in both frames.
+
+    Returns
+    -------
+    float
+        The MAP@k, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+
+    Notes
+    -----
+    :class:`keras_rs.metrics.MeanAveragePrecision` divides by ``|R|`` instead; the two agree
+    whenever no user has more than ``k`` relevant items.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import map_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1, 1], "rank": [1, 2, 3],
+    ...                             "movie_id": [10, 11, 12]})
+    >>> relevant = pd.DataFrame({"user_id": [1, 1], "movie_id": [10, 12]})
+    >>> round(map_at_k(relevant, recommended, k=3), 4)  # (1/1 + 2/3) / 2
+    0.8333
+    """
+    _, n_relevant, hits = _prepare(relevant, recommended, k, user_col, item_col, "map_at_k")
+    # `hits` is in rank order within each user, so the running count is the number of relevant
+    # items at ranks <= this one.
+    hits_so_far = hits.groupby(user_col, sort=False).cumcount().to_numpy() + 1
+    precision_at_hit = hits_so_far / hits[_RANK_COL].to_numpy()
+    denominator = np.minimum(hits[user_col].map(n_relevant).to_numpy(dtype=float), k)
+    return float((precision_at_hit / denominator).sum() / len(n_relevant))
+
+
+def coverage_at_k(recommended, *, n_items, k=10, item_col="movie_id"):
+    """Coverage@k: the share of the catalogue that appears in at least one top-k list.
+
+    Parameters
+    ----------
+    recommended : DataFrame
+        The recommendation lists in long format, with column ``item_col`` and, optionally,
+        ``"rank"`` (1 = best). Without ``"rank"`` every row is counted, so pass lists of length
+        ``k`` at most. Only ranks 1 to ``k`` are used.
+    n_items : int
+        The size of the catalogue, for example ``len(estimator.items_)``.
+    k : int, default=10
+        The length of the lists that are scored.
+    item_col : str, default="movie_id"
+        The column holding item ids.
+
+    Returns
+    -------
+    float
+        The number of distinct items in all top-k lists divided by ``n_items``, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, ``k`` or ``n_items`` is not a positive int, or the lists hold
+        more distinct items than ``n_items``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec.metrics import coverage_at_k
+    >>> recommended = pd.DataFrame({"user_id": [1, 1, 2, 2], "rank": [1, 2, 1, 2],
+    ...                             "movie_id": [10, 11, 10, 12]})
+    >>> coverage_at_k(recommended, n_items=6, k=2)  # items 10, 11, 12 out of 6
+    0.5
+    """
+    owner = "coverage_at_k"
+    k = _check_positive_int(k, "k", owner)
+    n_items = _check_positive_int(n_items, "n_items", owner)
+    _check_frame(recommended, "recommended", {item_col: "item_col"}, owner)
+    items = recommended[item_col]
+    if _RANK_COL in recommended.columns:
+        items = items[recommended[_RANK_COL].to_numpy() <= k]
+    n_distinct = items.nunique()
+    if n_distinct > n_items:
+        raise ValueError(
+            f"coverage_at_k: the top-{k} lists hold {n_distinct} distinct items, more than "
+            f"n_items={n_items}. Pass the size of the whole catalogue as n_items."
+        )
+    return float(n_distinct / n_items)
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn scorer
+# --------------------------------------------------------------------------------------------
+
+_SCORER_METRICS = {
+    "coverage": coverage_at_k,
+    "hit_rate": hit_rate_at_k,
+    "map": map_at_k,
+    "ndcg": ndcg_at_k,
+    "precision": precision_at_k,
+    "recall": recall_at_k,
+}
+
+
+def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
+    """Make a scikit-learn scorer that rates a fitted recommender by a top-k ranking metric.
+
+    The scorer has the signature ``scorer(estimator, X, y) -> float`` (higher is better), so it
+    can be passed as ``scoring=`` to :class:`~sklearn.model_selection.GridSearchCV` or
+    :func:`~sklearn.model_selection.cross_validate`, alone or as a value of a multi-metric
+    dict. Called on a test fold it:
+
+    1. takes the (user, item) pairs of ``X`` whose rating ``y`` is at least ``threshold`` as the
+       relevant pairs;
+    2. drops the users that the estimator did not see in ``fit`` (not in ``estimator.users_``),
+       with a :class:`~skrec.exceptions.ColdStartWarning` giving their count;
+    3. calls ``estimator.recommend(users, k=k, exclude_seen=True)`` once for all the remaining
+       users, so items seen in training are never recommended (protocol P2);
+    4. returns the metric of those lists against the relevant pairs.
+
+    Parameters
+    ----------
+    metric : {"ndcg", "recall", "precision", "hit_rate", "map", "coverage"}, default="ndcg"
+        The metric, computed by the function of this module with the same name plus ``_at_k``.
+        ``"coverage"`` divides by the catalogue size ``len(estimator.items_)``.
+    k : int, default=10
+        The length of the recommendation lists.
+    threshold : float, default=4.0
+        The smallest rating that makes a test pair relevant.
+
+    Returns
+    -------
+    scorer : callable
+        A picklable object called as ``scorer(estimator, X, y)``. ``X`` is a DataFrame with
+        the columns ``estimator.user_col`` and ``estimator.item_col``, or an array whose
+        columns 0 and 1 hold user and item ids; ``y`` holds the ratings.
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is not one of the allowed names, ``k`` is not a positive int, or
+        ``threshold`` is not a real number.
+
+    See Also
+    --------
+    ndcg_at_k, recall_at_k, precision_at_k, hit_rate_at_k, map_at_k, coverage_at_k
+
+    Examples
+    --------
+    >>> from skrec.metrics import make_ranking_scorer
+    >>> make_ranking_scorer("recall", k=5)
+    make_ranking_scorer('recall', k=5, threshold=4.0)
+
+    In a search over the loss weights (not run here)::
+
+        GridSearchCV(MultiTaskRecommender(), {"retrieval_weight": [0.5, 1.0]},
+                     scoring={"ndcg": make_ranking_scorer("ndcg"),
+                              "rmse": "neg_root_mean_squared_error"},
+                     refit="ndcg")
+    """
+    if not isinstance(metric, str) or metric not in _SCORER_METRICS:
+        allowed = ", ".join(repr(name) for name in sorted(_SCORER_METRICS))
+        raise ValueError(
+            f"The 'metric' parameter of make_ranking_scorer must be a str among "
+            f"{{{allowed}}}. Got {metric!r} instead."
+        )
+    k = _check_positive_int(k, "k", "make_ranking_scorer")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValueError(
+            "The 'threshold' parameter of make_ranking_scorer must be a real number. "
+            f"Got {threshold!r} instead."
+        )
+    return _RankingScorer(metric, k, float(threshold))
+
+
+class _RankingScorer:
+    """The callable that :func:`make_ranking_scorer` returns; see there.
+
+    A module-level class rather than a closure, so that joblib can pickle it for parallel
+    searches.
+    """
+
+    def __init__(self, metric, k, threshold):
+        self.metric = metric
+        self.k = k
+        self.threshold = threshold
+
+    def __repr__(self):
+        return f"make_ranking_scorer({self.metric!r}, k={self.k!r}, threshold={self.threshold!r})"
+
+    def __call__(self, estimator, X, y):
+        user_col, item_col = estimator.user_col, estimator.item_col
+        relevant = self._relevant_pairs(X, y, user_col, item_col)
+        relevant = self._drop_unknown_users(relevant, estimator.users_, user_col)
+        users = relevant[user_col].drop_duplicates().to_numpy()
+        recommended = estimator.recommend(users, k=self.k, exclude_seen=True)
+        if self.metric == "coverage":
+            return coverage_at_k(
+                recommended, n_items=len(estimator.items_), k=self.k, item_col=item_col
+            )
+        metric = _SCORER_METRICS[self.metric]
+        return metric(relevant, recommended, k=self.k, user_col=user_col, item_col=item_col)
+
+    def _relevant_pairs(self, X, y, user_col, item_col):
+        """The pairs of ``X`` rated at least ``threshold``, as a two-column frame."""
+        if isinstance(X, pd.DataFrame):
+            _check_frame(X, "X", {user_col: "user_col", item_col: "item_col"}, repr(self))
+            users, items = X[user_col].to_numpy(), X[item_col].to_numpy()
+        else:
+            array = np.asarray(X)
+            if array.ndim != 2 or array.shape[1] != 2:
+                raise ValueError(
+                    f"{self!r} expects X to be a DataFrame with columns {user_col!r} and "
+                    f"{item_col!r}, or an array of shape (n_pairs, 2) holding user and item ids. "
+                    f"Got an array of shape {array.shape} instead."
+                )
+            users, items = array[:, 0], array[:, 1]
+        if y is None:
+            raise ValueError(
+                f"{self!r} needs the ratings y to find the relevant pairs. Got y=None instead."
+            )
+        ratings = np.asarray(y, dtype=float).reshape(-1)
+        if len(ratings) != len(users):
+            raise ValueError(
+                f"{self!r}: X has {len(users)} rows but y has {len(ratings)} ratings."
+            )
+        keep = ratings >= self.threshold
+        # `infer_objects` turns the object columns of a mixed array back into ints or strings,
+        # so that they merge with the id columns of `recommend`'s output.
+        relevant = pd.DataFrame({user_col: users[keep], item_col: items[keep]}).infer_objects()
+        if len(relevant) == 0:
+            raise ValueError(
+                f"{self!r}: no rating in y is >= {self.threshold}, so there are no users to "
+                "evaluate. Lower the threshold or use a larger test fold."
+            )
+        return relevant
+
+    def _drop_unknown_users(self, relevant, known_users, user_col):
+        known = relevant[user_col].isin(known_users).to_numpy()
+        if known.all():
+            return relevant
+        n_unknown = relevant.loc[~known, user_col].nunique()
+        n_users = relevant[user_col].nunique()
+        warnings.warn(
+            f"{n_unknown} of {n_users} users with relevant items were not seen in fit and are "
+            f"left out of the {self.metric}@{self.k} score.",
+            ColdStartWarning,
+            stacklevel=3,
+        )
+        if n_unknown == n_users:
+            raise ValueError(
+                f"{self!r}: none of the {n_users} users with relevant items was seen in fit, "
+                "so there are no users to evaluate."
+            )
+        return relevant[known]
