@@ -1,7 +1,7 @@
 """skrec: a scikit-learn compatible multi-task (retrieval + ranking) recommender on Keras 3.
 
-The public names are :class:`MultiTaskRecommender`, :mod:`skrec.datasets` and
-:mod:`skrec.metrics`. Keras is imported lazily, on first use of the estimator, so that
+The public names are :class:`MultiTaskRecommender`, :mod:`skrec.datasets`,
+:mod:`skrec.metrics`, :mod:`skrec.model_selection` and :mod:`skrec.exceptions`. Keras is imported lazily, on first use of the estimator, so that
 ``import skrec`` and ``import skrec.datasets`` stay cheap and print nothing.
 """
 
@@ -9,10 +9,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["MultiTaskRecommender", "datasets", "metrics", "__version__"]
+__all__ = ["MultiTaskRecommender", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 
 _LAZY = {"MultiTaskRecommender": "skrec._estimator"}
-_SUBMODULES = {"datasets", "metrics"}
+_SUBMODULES = {"datasets", "metrics", "model_selection", "exceptions"}
 
 
 def __getattr__(name):
