@@ -132,10 +132,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         *,
         embedding_dim=32,
         layer_sizes=(256, 128),
+        rating_head="mlp",
+        implicit_feedback=False,
+        retrieval_negatives="in_batch",
         retrieval_weight=1.0,
         ranking_weight=1.0,
+        l2=0.0,
+        rating_blend=0.0,
         optimizer="adagrad",
         learning_rate=0.1,
+        lr_schedule="constant",
         batch_size=1000,
         epochs=5,
         user_col="user_id",
@@ -145,10 +151,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     ):
         self.embedding_dim = embedding_dim
         self.layer_sizes = layer_sizes
+        self.rating_head = rating_head
+        self.implicit_feedback = implicit_feedback
+        self.retrieval_negatives = retrieval_negatives
         self.retrieval_weight = retrieval_weight
         self.ranking_weight = ranking_weight
+        self.l2 = l2
+        self.rating_blend = rating_blend
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.epochs = epochs
         self.user_col = user_col
@@ -198,13 +210,22 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             n_items=len(item_encoder),
             embedding_dim=self.embedding_dim,
             layer_sizes=tuple(self.layer_sizes),
+            rating_head=self.rating_head,
+            implicit_feedback=self.implicit_feedback,
+            retrieval_negatives=self.retrieval_negatives,
             retrieval_weight=self.retrieval_weight,
             ranking_weight=self.ranking_weight,
+            l2=self.l2,
+            rating_mean=float(scaled.mean()),
+            n_history=len(u) if self.implicit_feedback else 0,
             seed=seed,
         )
-        model.compile(optimizer=keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}))
+        if self.implicit_feedback:
+            model.set_history(u, i)
+        batches = _Batches(u, i, scaled.astype("float32"), self.batch_size, seed)
+        model.compile(optimizer=self._make_optimizer(steps=len(batches) * self.epochs))
         history = model.fit(
-            _Batches(u, i, scaled.astype("float32"), self.batch_size, seed),
+            batches,
             epochs=self.epochs,
             verbose=self.verbose,
             callbacks=[_StopOnDivergence()],
@@ -227,6 +248,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self._seen_.sum_duplicates()
         self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder))
         return self
+
+    def _make_optimizer(self, steps):
+        learning_rate = self.learning_rate
+        if self.lr_schedule == "cosine":
+            learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
+        try:
+            return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": learning_rate}})
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"`optimizer` must be the name of a Keras optimizer such as 'adam' or 'adagrad'; "
+                f"got {self.optimizer!r}."
+            ) from None
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
@@ -321,7 +354,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"{', ...' if len(unknown) > 5 else ''}. recommend() only serves users in `users_`."
             )
         codes = np.unique(codes)  # sorted, as `users_` is: the output is sorted by user
-        candidates = self.model_.candidate_embeddings()
+        candidates = self.model_.candidate_embeddings(self.rating_blend)
         parts = [
             self._recommend_chunk(codes[start : start + _USER_CHUNK], candidates, k, exclude_seen)
             for start in range(0, len(codes), _USER_CHUNK)
@@ -347,7 +380,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         # keras-rs BruteForceRetrieval cannot mask items, so fetch `k` plus the most items any
         # user of the chunk has seen: that is always enough to keep `k` unseen ones.
         fetch = min(len(self.items_), k + extra)
-        scores, items = retrieve(self.model_.query_embeddings(codes), candidates, fetch)
+        queries = self.model_.query_embeddings(self.model_.user_vectors(codes), self.rating_blend)
+        scores, items = retrieve(queries, candidates, fetch)
         keep = np.ones(items.shape, dtype=bool)
         if exclude_seen and extra:
             # Sorted keys (row, item) of the chunk's seen pairs, searched without a dense matrix.

@@ -25,8 +25,17 @@ def check_params(est):
     _check_int(est, "batch_size", low=1)
     _check_int(est, "epochs", low=0)
     _check_int(est, "verbose", low=0, high=2)
-    for name in ("retrieval_weight", "ranking_weight"):
+    for name in ("retrieval_weight", "ranking_weight", "l2", "rating_blend"):
         _check_real(est, name, low=0.0)
+    _check_options(est, "rating_head", ("dot", "mlp"))
+    _check_options(est, "retrieval_negatives", ("catalogue", "in_batch"))
+    _check_options(est, "lr_schedule", ("constant", "cosine"))
+    _check_options(est, "implicit_feedback", (True, False))
+    if est.rating_blend and est.rating_head != "dot":
+        raise ValueError(
+            f"`rating_blend`={est.rating_blend!r} adds the predicted rating to the retrieval score, "
+            f"which needs rating_head='dot'; got rating_head={est.rating_head!r}."
+        )
     _check_real(est, "learning_rate", low=0.0, low_inclusive=False)
     sizes = est.layer_sizes
     if isinstance(sizes, (str, bytes)) or not np.iterable(sizes) or not all(
@@ -40,6 +49,12 @@ def check_params(est):
             raise ValueError(f"`{name}` must be a non-empty column name (str); got {getattr(est, name)!r}.")
     if est.user_col == est.item_col:
         raise ValueError(f"`user_col` and `item_col` must differ; both are {est.user_col!r}.")
+
+
+def _check_options(est, name, options):
+    value = getattr(est, name)
+    if not any(value is option or (type(value) is type(option) and value == option) for option in options):
+        raise ValueError(f"`{name}` must be one of {list(options)}; got {value!r}.")
 
 
 def _check_int(est, name, low, high=None):
