@@ -1,0 +1,259 @@
+"""Benchmark protocols P1 (rating RMSE) and P2 (top-10 ranking) on MovieLens 100k's five folds.
+
+Runs skrec's default configuration (and the seed's, for reference) on the canonical folds
+u1..u5 and, when they are installed (``pip install "skrec-multitask[benchmark]"``), the peers:
+Surprise SVD and KNNBaseline, implicit ALS, and "most popular". Prints the table of 5-fold
+means with fit seconds per fold and writes it to ``docs/benchmark_movielens.md``. With
+``--sweep`` it also fits the default configuration over a grid of loss weights and draws the
+trade-off between RMSE and NDCG@10 into ``docs/loss_weight_tradeoff.png``.
+
+    SKREC_DATA=/path/to/data python benchmarks/bench_movielens.py [--folds u1,u2] [--sweep]
+
+Protocols (../shared/BENCHMARK.md): P1 trains on uN.base, predicts uN.test, clips to [1, 5]
+and reports RMSE and MAE; test pairs unseen in training are scored by each system's cold-start
+rule and counted. P2 takes each test user's items rated 4 or 5 as relevant, ranks every item
+not in the user's training ratings, and averages Recall, Precision, NDCG, hit rate at k = 10
+over users with a relevant item, plus catalogue coverage.
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+import skrec
+from skrec import MultiTaskRecommender, metrics
+from skrec.datasets import fetch_movielens_fold
+from skrec.exceptions import ColdStartWarning
+
+K = 10
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+SEED_MODEL = dict(
+    embedding_dim=32, layer_sizes=(256, 128), rating_head="mlp", implicit_feedback=False,
+    retrieval_negatives="in_batch", l2=0.0, rating_blend=0.0, optimizer="adagrad",
+    learning_rate=0.1, lr_schedule="constant", batch_size=1000, epochs=5,
+)
+
+
+# ------------------------------------------------------------------ evaluation
+def p1(predicted, test):
+    """RMSE and MAE of ratings clipped to [1, 5]."""
+    error = np.clip(predicted, 1, 5) - test["rating"].to_numpy()
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+
+
+def p2(recommended, test, n_items):
+    """Recall, precision, NDCG, hit rate at 10 and coverage of top-10 lists (P2)."""
+    relevant = test.loc[test["rating"] >= 4, ["user_id", "movie_id"]]
+    kw = dict(k=K, user_col="user_id", item_col="movie_id")
+    return {
+        "recall": metrics.recall_at_k(relevant, recommended, **kw),
+        "precision": metrics.precision_at_k(relevant, recommended, **kw),
+        "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw),
+        "hit_rate": metrics.hit_rate_at_k(relevant, recommended, **kw),
+        "coverage": metrics.coverage_at_k(recommended, n_items=n_items, k=K, item_col="movie_id"),
+    }
+
+
+def p2_users(test):
+    return test.loc[test["rating"] >= 4, "user_id"].unique()
+
+
+def top_k_frame(users, scores, item_ids):
+    """Long top-k frame from a dense (users x items) score block with seen items at -inf."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :K]
+    return pd.DataFrame({
+        "user_id": np.repeat(users, K), "rank": np.tile(np.arange(1, K + 1), len(users)),
+        "movie_id": np.asarray(item_ids)[top].ravel(),
+    })
+
+
+# ---------------------------------------------------------------------- systems
+def run_skrec(train, test, params):
+    model = MultiTaskRecommender(**params, random_state=0)
+    start = time.perf_counter()
+    model.fit(train[["user_id", "movie_id"]], train["rating"])
+    fit_s = time.perf_counter() - start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        predicted = model.predict(test)
+    users = np.intersect1d(p2_users(test), model.users_)
+    recommended = model.recommend(users, k=K)
+    return {**p1(predicted, test), **p2(recommended, test, 1682), "fit_s": fit_s, "epochs": len(model.history_["loss"])}
+
+
+def run_surprise(train, test, algo_name):
+    import surprise
+
+    reader = surprise.Reader(rating_scale=(1, 5))
+    data = surprise.Dataset.load_from_df(train[["user_id", "movie_id", "rating"]], reader)
+    algo = {
+        "SVD": lambda: surprise.SVD(random_state=0),
+        "KNNBaseline": lambda: surprise.KNNBaseline(
+            sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False
+        ),
+    }[algo_name]()
+    start = time.perf_counter()
+    algo.fit(data.build_full_trainset())
+    fit_s = time.perf_counter() - start
+    predicted = np.array([algo.predict(u, i).est for u, i in zip(test["user_id"], test["movie_id"])])
+    return {**p1(predicted, test), "fit_s": fit_s}
+
+
+def _seen_matrix(train, users, items):
+    rows = pd.Index(users).get_indexer(train["user_id"])
+    cols = pd.Index(items).get_indexer(train["movie_id"])
+    return sp.csr_matrix((np.ones(len(train), dtype=np.float32), (rows, cols)), shape=(len(users), len(items)))
+
+
+def run_most_popular(train, test):
+    items = np.arange(1, 1683)
+    users = np.sort(train["user_id"].unique())
+    start = time.perf_counter()
+    popularity = train["movie_id"].value_counts().reindex(items, fill_value=0).to_numpy().astype(float)
+    fit_s = time.perf_counter() - start
+    evaluated = np.intersect1d(p2_users(test), users)
+    seen = _seen_matrix(train, users, items)[pd.Index(users).get_indexer(evaluated)].toarray() > 0
+    scores = np.where(seen, -np.inf, popularity[None, :])
+    return {**p2(top_k_frame(evaluated, scores, items), test, 1682), "fit_s": fit_s}
+
+
+def run_implicit_als(train, test):
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    items = np.arange(1, 1683)
+    users = np.sort(train["user_id"].unique())
+    matrix = _seen_matrix(train, users, items)
+    model = AlternatingLeastSquares(factors=64, random_state=0)
+    start = time.perf_counter()
+    with threadpool_limits(1, "blas"):  # implicit's advice: BLAS threads fight its own
+        model.fit(matrix, show_progress=False)
+    fit_s = time.perf_counter() - start
+    evaluated = np.intersect1d(p2_users(test), users)
+    rows = pd.Index(users).get_indexer(evaluated)
+    ids, _ = model.recommend(rows, matrix[rows], N=K, filter_already_liked_items=True)
+    recommended = pd.DataFrame({
+        "user_id": np.repeat(evaluated, K), "rank": np.tile(np.arange(1, K + 1), len(evaluated)),
+        "movie_id": items[ids.ravel()],
+    })
+    return {**p2(recommended, test, 1682), "fit_s": fit_s}
+
+
+def systems(with_peers):
+    out = {
+        "skrec default": lambda tr, te: run_skrec(tr, te, {}),
+        "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_MODEL),
+        "most popular": run_most_popular,
+    }
+    if with_peers and importlib.util.find_spec("surprise"):
+        out["Surprise SVD"] = lambda tr, te: run_surprise(tr, te, "SVD")
+        out["Surprise KNNBaseline (item, pearson_baseline)"] = lambda tr, te: run_surprise(tr, te, "KNNBaseline")
+    if with_peers and importlib.util.find_spec("implicit"):
+        out["implicit ALS (64 factors)"] = run_implicit_als
+    return out
+
+
+# ------------------------------------------------------------------------ main
+def evaluate(folds, runners):
+    rows = []
+    data = {fold: fetch_movielens_fold(fold) for fold in folds}
+    for name, run in runners.items():
+        for fold, (train, test) in data.items():
+            result = run(train, test)
+            rows.append({"system": name, "fold": fold, **result})
+            print(f"  {name:<48} {fold}: " + ", ".join(f"{k}={v:.4f}" for k, v in result.items()), flush=True)
+    return pd.DataFrame(rows)
+
+
+def summary_table(results):
+    columns = ["rmse", "mae", "recall", "precision", "ndcg", "hit_rate", "coverage", "fit_s"]
+    columns = [c for c in columns if c in results]
+    table = results.groupby("system", sort=False)[columns].mean()
+    return table.rename(columns={"rmse": "P1 RMSE", "mae": "P1 MAE", "recall": "P2 Recall@10",
+                                 "precision": "P2 Precision@10", "ndcg": "P2 NDCG@10",
+                                 "hit_rate": "P2 HitRate@10", "coverage": "P2 Coverage@10",
+                                 "fit_s": "fit s / fold"})
+
+
+def sweep(folds):
+    """The default configuration over a grid of loss weights: (retrieval, ranking)."""
+    grid = [(0.0, 1.0), (0.01, 1.0), (0.03, 1.0), (0.1, 1.0), (0.3, 1.0), (1.0, 1.0), (1.0, 0.3), (1.0, 0.0)]
+    runners = {
+        f"retrieval {r:g} / ranking {k:g}": (lambda r, k: lambda tr, te: run_skrec(tr, te, {"retrieval_weight": r, "ranking_weight": k}))(r, k)
+        for r, k in grid
+    }
+    return summary_table(evaluate(folds, runners))
+
+
+def plot_tradeoff(table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    finite = table[table["P1 RMSE"] < 1.5]
+    ax.plot(finite["P1 RMSE"], finite["P2 NDCG@10"], "o-")
+    for name, row in finite.iterrows():
+        ax.annotate(name.replace("retrieval ", "r=").replace(" / ranking ", ", k="), (row["P1 RMSE"], row["P2 NDCG@10"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("P1 RMSE (lower is better)")
+    ax.set_ylabel("P2 NDCG@10 (higher is better)")
+    ax.set_title("skrec default model: loss-weight trade-off, MovieLens 100k, 5-fold means", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def environment():
+    import jax
+    import keras
+    import keras_rs
+    import sklearn
+
+    return (f"Python {platform.python_version()}, skrec {skrec.__version__}, Keras {keras.__version__} "
+            f"({keras.backend.backend()} backend), keras-rs {keras_rs.__version__}, JAX {jax.__version__}, "
+            f"scikit-learn {sklearn.__version__}, pandas {pd.__version__}, NumPy {np.__version__}; "
+            f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", default="u1,u2,u3,u4,u5")
+    parser.add_argument("--no-peers", action="store_true", help="skip Surprise and implicit")
+    parser.add_argument("--sweep", action="store_true", help="also sweep the loss weights and plot")
+    parser.add_argument("--write", action="store_true", help="write the tables into docs/")
+    args = parser.parse_args(argv)
+    folds = args.folds.split(",")
+
+    print(f"Protocols P1 + P2, MovieLens 100k, folds {', '.join(folds)}\n{environment()}", flush=True)
+    results = evaluate(folds, systems(not args.no_peers))
+    table = summary_table(results)
+    text = table.to_markdown(floatfmt=".3f") if importlib.util.find_spec("tabulate") else table.to_string()
+    print("\nMeans over folds:\n" + table.to_string(float_format=lambda v: f"{v:.3f}"))
+    sections = [f"## P1 + P2, means over folds {', '.join(folds)}\n\n{text}\n"]
+    if args.sweep:
+        sweep_table = sweep(folds)
+        print("\nLoss-weight sweep (means over folds):\n" + sweep_table.to_string(float_format=lambda v: f"{v:.3f}"))
+        sweep_text = sweep_table.to_markdown(floatfmt=".3f") if importlib.util.find_spec("tabulate") else sweep_table.to_string()
+        sections.append(f"## Loss-weight sweep of the default model\n\n{sweep_text}\n\n![trade-off](loss_weight_tradeoff.png)\n")
+        if args.write:
+            plot_tradeoff(sweep_table, DOCS / "loss_weight_tradeoff.png")
+    if args.write:
+        header = (f"# MovieLens 100k benchmark (protocols P1 and P2)\n\nMeasured by "
+                  f"`python benchmarks/bench_movielens.py{' --sweep' if args.sweep else ''} --write`.\n\n"
+                  f"{environment()}\n\n")
+        (DOCS / "benchmark_movielens.md").write_text(header + "\n".join(sections))
+    return results
+
+
+if __name__ == "__main__":
+    main()
