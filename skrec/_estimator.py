@@ -144,6 +144,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         lr_schedule="constant",
         batch_size=1000,
         epochs=5,
+        early_stopping=False,
+        validation_fraction=0.05,
+        n_iter_no_change=3,
         user_col="user_id",
         item_col="movie_id",
         random_state=None,
@@ -163,6 +166,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.user_col = user_col
         self.item_col = item_col
         self.random_state = random_state
@@ -205,6 +211,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         scaled = (ratings - low) / ((high - low) or 1.0)
 
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train, callbacks = np.arange(len(u)), [_StopOnDivergence()]
+        if self.early_stopping:
+            train, held_out = self._validation_split(len(u), seed)
         model = MultiTaskModel(
             n_users=len(user_encoder),
             n_items=len(item_encoder),
@@ -216,19 +225,27 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             retrieval_weight=self.retrieval_weight,
             ranking_weight=self.ranking_weight,
             l2=self.l2,
-            rating_mean=float(scaled.mean()),
-            n_history=len(u) if self.implicit_feedback else 0,
+            rating_mean=float(scaled[train].mean()),
+            n_history=len(train) if self.implicit_feedback else 0,
             seed=seed,
         )
+        if self.early_stopping:
+            seen = _seen_matrix(u[train], i[train], len(user_encoder), len(item_encoder))
+            callbacks += [
+                _ValidationScore(u[held_out], i[held_out], scaled[held_out], seen, self.rating_blend),
+                keras.callbacks.EarlyStopping(
+                    monitor="val_score", mode="max", patience=self.n_iter_no_change, restore_best_weights=True
+                ),
+            ]
         if self.implicit_feedback:
-            model.set_history(u, i)
-        batches = _Batches(u, i, scaled.astype("float32"), self.batch_size, seed)
+            model.set_history(u[train], i[train])
+        batches = _Batches(u[train], i[train], scaled[train].astype("float32"), self.batch_size, seed)
         model.compile(optimizer=self._make_optimizer(steps=len(batches) * self.epochs))
         history = model.fit(
             batches,
             epochs=self.epochs,
             verbose=self.verbose,
-            callbacks=[_StopOnDivergence()],
+            callbacks=callbacks,
             shuffle=False,  # `_Batches` shuffles with its own generator
         )
 
@@ -242,12 +259,21 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.item_info_ = None if item_frame is None else item_frame.reindex(item_encoder.index)
         self.n_features_in_ = 2
         self._user_encoder, self._item_encoder = user_encoder, item_encoder
-        self._seen_ = sp.csr_matrix(
-            (np.ones(len(u), dtype=bool), (u, i)), shape=(len(user_encoder), len(item_encoder))
-        )
-        self._seen_.sum_duplicates()
+        self._seen_ = _seen_matrix(u, i, len(user_encoder), len(item_encoder))
         self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder))
         return self
+
+    def _validation_split(self, n, seed):
+        """Training and held-out row indices for early stopping: a seeded random split."""
+        order = np.random.default_rng([seed, 1]).permutation(n)
+        n_held_out = int(round(self.validation_fraction * n))
+        if n_held_out < 1 or n_held_out >= n:
+            raise ValueError(
+                f"early_stopping holds out validation_fraction={self.validation_fraction} of the "
+                f"{n} ratings, i.e. {n_held_out}: it must leave at least one rating on each side. "
+                f"Pass more ratings, another fraction, or early_stopping=False."
+            )
+        return np.sort(order[n_held_out:]), np.sort(order[:n_held_out])
 
     def _make_optimizer(self, steps):
         learning_rate = self.learning_rate
@@ -354,12 +380,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"{', ...' if len(unknown) > 5 else ''}. recommend() only serves users in `users_`."
             )
         codes = np.unique(codes)  # sorted, as `users_` is: the output is sorted by user
-        candidates = self.model_.candidate_embeddings(self.rating_blend)
-        parts = [
-            self._recommend_chunk(codes[start : start + _USER_CHUNK], candidates, k, exclude_seen)
-            for start in range(0, len(codes), _USER_CHUNK)
-        ]
-        rows, ranks, items, scores = (np.concatenate(p) for p in zip(*parts))
+        rows, ranks, items, scores = _top_k(self.model_, codes, k, self._seen_ if exclude_seen else None, self.rating_blend)
         out = pd.DataFrame(
             {
                 self.user_col: self._user_encoder.inverse_transform(rows),
@@ -372,27 +393,6 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             info = self.item_info_.iloc[items].reset_index(drop=True)
             out = pd.concat([out, info], axis=1)
         return out
-
-    def _recommend_chunk(self, codes, candidates, k, exclude_seen):
-        """Top-k (user code, rank, item code, score) rows for one chunk of sorted user codes."""
-        seen = self._seen_[codes]
-        extra = int(np.diff(seen.indptr).max()) if exclude_seen else 0
-        # keras-rs BruteForceRetrieval cannot mask items, so fetch `k` plus the most items any
-        # user of the chunk has seen: that is always enough to keep `k` unseen ones.
-        fetch = min(len(self.items_), k + extra)
-        queries = self.model_.query_embeddings(self.model_.user_vectors(codes), self.rating_blend)
-        scores, items = retrieve(queries, candidates, fetch)
-        keep = np.ones(items.shape, dtype=bool)
-        if exclude_seen and extra:
-            # Sorted keys (row, item) of the chunk's seen pairs, searched without a dense matrix.
-            seen_keys = np.repeat(np.arange(len(codes)), np.diff(seen.indptr)) * len(self.items_) + seen.indices
-            keys = np.arange(len(codes))[:, None] * len(self.items_) + items
-            pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
-            keep = seen_keys[pos] != keys
-        rank = np.cumsum(keep, axis=1)
-        keep &= rank <= k
-        row = np.broadcast_to(codes[:, None], items.shape)
-        return row[keep], rank[keep], items[keep], scores[keep]
 
     # ---------------------------------------------------------------- score
     def score(self, X, y):
@@ -436,7 +436,79 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ndcg = metrics.ndcg_at_k(
                 truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain"
             )
-        return 0.5 * ndcg + 0.5 * (1.0 - rmse / span)
+        return _multitask_score(ndcg, rmse / span)
+
+
+def _multitask_score(ndcg, scaled_rmse):
+    """The default score: the mean of NDCG@10 and one minus the RMSE on the [0, 1] scale."""
+    return 0.5 * ndcg + 0.5 * (1.0 - scaled_rmse)
+
+
+def _top_k(model, codes, k, seen, rating_blend):
+    """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
+
+    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are
+    processed in chunks so that memory does not grow with their number.
+    """
+    candidates = model.candidate_embeddings(rating_blend)
+    parts = []
+    for start in range(0, len(codes), _USER_CHUNK):
+        chunk = codes[start : start + _USER_CHUNK]
+        chunk_seen = None if seen is None else seen[chunk]
+        extra = 0 if chunk_seen is None else int(np.diff(chunk_seen.indptr).max())
+        # keras-rs BruteForceRetrieval cannot mask items, so fetch `k` plus the most items any
+        # user of the chunk has seen: that is always enough to keep `k` unseen ones.
+        fetch = min(model.n_items, k + extra)
+        queries = model.query_embeddings(model.user_vectors(chunk), rating_blend)
+        scores, items = retrieve(queries, candidates, fetch)
+        keep = np.ones(items.shape, dtype=bool)
+        if extra:
+            # Sorted (row, item) keys of the chunk's seen pairs, searched without a dense matrix.
+            rows = np.arange(len(chunk))
+            seen_keys = np.repeat(rows, np.diff(chunk_seen.indptr)) * model.n_items + chunk_seen.indices
+            keys = rows[:, None] * model.n_items + items
+            pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
+            keep = seen_keys[pos] != keys
+        rank = np.cumsum(keep, axis=1)
+        keep &= rank <= k
+        parts.append((np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def _seen_matrix(u, i, n_users, n_items):
+    """Boolean CSR (users x items) of the pairs ``(u[j], i[j])``, duplicates merged."""
+    seen = sp.csr_matrix((np.ones(len(u), dtype=bool), (u, i)), shape=(n_users, n_items))
+    seen.sum_duplicates()
+    return seen
+
+
+class _ValidationScore(keras.callbacks.Callback):
+    """Adds ``val_score``, the default score on held-out training ratings, to each epoch's logs.
+
+    It is what early stopping watches: ``0.5 * NDCG@10 + 0.5 * (1 - RMSE)`` on the ``[0, 1]``
+    rating scale, the NDCG graded by the held-out ratings over the items each user did not
+    rate in the rest of the training data.
+    """
+
+    def __init__(self, users, items, ratings, seen, rating_blend):
+        super().__init__()
+        self.users, self.items, self.ratings = users, items, ratings
+        self.seen, self.rating_blend = seen, rating_blend
+        truth = pd.DataFrame({"user": users, "item": items, "gain": ratings})
+        self.truth = truth[truth["gain"] > 0]
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = keras.ops.convert_to_numpy(self.model({"user": self.users, "item": self.items})["rating"])
+        rmse = float(np.sqrt(np.mean((np.clip(predicted, 0.0, 1.0) - self.ratings) ** 2)))
+        ndcg = 0.0
+        if len(self.truth):
+            codes = np.unique(self.truth["user"].to_numpy())
+            rows, ranks, items, _ = _top_k(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend)
+            recommended = pd.DataFrame({"user": rows, "rank": ranks, "item": items})
+            ndcg = metrics.ndcg_at_k(self.truth, recommended, k=10, user_col="user", item_col="item", gain_col="gain")
+        logs["val_score"] = _multitask_score(ndcg, rmse)
+        logs["val_ndcg"] = ndcg
+        logs["val_rmse"] = rmse
 
 
 class _Batches(keras.utils.PyDataset):

@@ -31,6 +31,11 @@ def check_params(est):
     _check_options(est, "retrieval_negatives", ("catalogue", "in_batch"))
     _check_options(est, "lr_schedule", ("constant", "cosine"))
     _check_options(est, "implicit_feedback", (True, False))
+    _check_options(est, "early_stopping", (True, False))
+    _check_int(est, "n_iter_no_change", low=1)
+    _check_real(est, "validation_fraction", low=0.0, low_inclusive=False)
+    if est.validation_fraction >= 1:
+        raise ValueError(f"`validation_fraction` must be < 1; got {est.validation_fraction!r}.")
     if est.rating_blend and est.rating_head != "dot":
         raise ValueError(
             f"`rating_blend`={est.rating_blend!r} adds the predicted rating to the retrieval score, "

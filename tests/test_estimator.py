@@ -336,3 +336,76 @@ def test_regression_scorer_strings_work(ratings):
         )
     assert (result["test_neg_root_mean_squared_error"] < 0).all()
     assert (-result["test_neg_root_mean_squared_error"] < 4).all()
+
+
+# --------------------------------------------------------------------------- model options
+IMPROVED = dict(
+    rating_head="dot", implicit_feedback=True, retrieval_negatives="catalogue", l2=0.01,
+    rating_blend=2.0, optimizer="adam", learning_rate=0.02, lr_schedule="cosine",
+)
+
+
+def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings):
+    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "early_stopping": False}).fit(ratings, ratings["rating"])
+    model = est.model_
+    codes = np.arange(len(est.users_))
+    logits = keras_numpy(model.retrieval_scores(model.user_vectors(codes)))
+    # predicted scaled rating of every (user, item) pair, computed through the model itself
+    users, items = np.repeat(codes, len(est.items_)), np.tile(np.arange(len(est.items_)), len(codes))
+    rating = keras_numpy(model({"user": users, "item": items})["rating"]).reshape(len(codes), -1)
+    blended = logits + est.rating_blend * rating
+    blended[est._seen_.toarray()] = -np.inf
+    expected = np.argsort(-blended, axis=1, kind="stable")[:, :5]
+    recs = est.recommend(est.users_, k=5)
+    got = est.items_.get_indexer(recs["movie_id"]).reshape(len(codes), 5)
+    np.testing.assert_array_equal(got, expected)
+    # the user bias is left out of the score: it cannot change a user's ranking
+    np.testing.assert_allclose(
+        recs["score"].to_numpy().reshape(len(codes), 5) - np.take_along_axis(blended, expected, 1),
+        np.repeat(-est.rating_blend * keras_numpy(model.user_bias.embeddings)[:, :1], 5, axis=1),
+        rtol=1e-4, atol=1e-4,
+    )
+
+
+def keras_numpy(x):
+    from skrec._keras import keras
+
+    return keras.ops.convert_to_numpy(x)
+
+
+def test_improved_configuration_learns_both_tasks(ratings):
+    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "epochs": 30, "early_stopping": False}).fit(ratings, ratings["rating"])
+    rmse = np.sqrt(np.mean((est.predict(ratings) - ratings["rating"]) ** 2))
+    assert rmse < 0.6 * ratings["rating"].std(ddof=0)
+    recs = est.recommend(est.users_, k=3)
+    group = ((recs["movie_id"] - 7) // 11) < 15
+    own = (recs["user_id"] - 100) // 3 % 2 == 0
+    assert (group == own).mean() > 0.8
+
+
+def test_early_stopping_restores_the_best_epoch(ratings):
+    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "epochs": 12, "early_stopping": True, "n_iter_no_change": 2,
+                                  "validation_fraction": 0.2}).fit(ratings, ratings["rating"])
+    history = est.history_
+    assert {"val_score", "val_ndcg", "val_rmse"} <= set(history)
+    assert all(0.0 <= v <= 1.0 for v in history["val_score"])
+    n = len(history["val_score"])
+    best = int(np.argmax(history["val_score"]))
+    assert n == 12 or n - 1 - best >= 2  # stopped only after `n_iter_no_change` epochs without a gain
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"rating_blend": 1.0, "rating_head": "mlp"}, r"`rating_blend`=1.0 .* needs rating_head='dot'"),
+        ({"rating_head": "svd"}, r"`rating_head` must be one of \['dot', 'mlp'\]; got 'svd'"),
+        ({"retrieval_negatives": "sampled"}, r"`retrieval_negatives` must be one of"),
+        ({"lr_schedule": "step"}, r"`lr_schedule` must be one of \['constant', 'cosine'\]"),
+        ({"optimizer": "nope"}, r"`optimizer` must be the name of a Keras optimizer"),
+        ({"early_stopping": True, "validation_fraction": 1.5}, r"`validation_fraction` must be < 1"),
+        ({"early_stopping": True, "validation_fraction": 0.0001}, r"it must leave at least one rating on each side"),
+    ],
+)
+def test_fit_rejects_bad_model_options(ratings, params, match):
+    with pytest.raises(ValueError, match=match):
+        MultiTaskRecommender(**{**FAST, **params}).fit(ratings, ratings["rating"])
