@@ -29,17 +29,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 import skrec
-from skrec import MultiTaskRecommender, metrics
+from skrec import SEED_PARAMS, MultiTaskRecommender, metrics
 from skrec.datasets import fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 K = 10
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
-SEED_MODEL = dict(
-    embedding_dim=32, layer_sizes=(256, 128), rating_head="mlp", implicit_feedback=False,
-    retrieval_negatives="in_batch", l2=0.0, rating_blend=0.0, optimizer="adagrad",
-    learning_rate=0.1, lr_schedule="constant", batch_size=1000, epochs=5,
-)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -150,7 +145,7 @@ def run_implicit_als(train, test):
 def systems(with_peers):
     out = {
         "skrec default": lambda tr, te: run_skrec(tr, te, {}),
-        "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_MODEL),
+        "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_PARAMS),
         "most popular": run_most_popular,
     }
     if with_peers and importlib.util.find_spec("surprise"):

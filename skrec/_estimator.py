@@ -22,7 +22,27 @@ from skrec._validation import (
 )
 from skrec.exceptions import ColdStartWarning, TrainingDivergedError
 
-__all__ = ["MultiTaskRecommender"]
+__all__ = ["MultiTaskRecommender", "SEED_PARAMS"]
+
+#: The parameters of the Keras-RS example "Multi-task recommenders: retrieval + ranking":
+#: ``MultiTaskRecommender(**SEED_PARAMS)`` is that example's model (loss weights 1 and 1).
+SEED_PARAMS = {
+    "embedding_dim": 32,
+    "layer_sizes": (256, 128),
+    "rating_head": "mlp",
+    "implicit_feedback": False,
+    "retrieval_negatives": "in_batch",
+    "retrieval_weight": 1.0,
+    "ranking_weight": 1.0,
+    "l2": 0.0,
+    "rating_blend": 0.0,
+    "optimizer": "adagrad",
+    "learning_rate": 0.1,
+    "lr_schedule": "constant",
+    "batch_size": 1000,
+    "epochs": 5,
+    "early_stopping": False,
+}
 
 # Users scored per call of the retrieval layer in `recommend`, and pairs per call of the
 # model in `predict`: bounds memory whatever the size of the request.
@@ -33,39 +53,70 @@ _PAIR_CHUNK = 65536
 class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     """Two-tower recommender that learns retrieval and rating prediction in one Keras model.
 
-    User and item embedding tables are shared by two tasks, trained together on
-    ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss``:
+    User and item embeddings are shared by two tasks, trained together on
+    ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 * penalty``:
 
-    * **retrieval** (which items will this user engage with): the score of a (user, item) pair
-      is the dot product of their embeddings, trained with a softmax cross-entropy in which the
-      other items of the batch are the negatives (summed over the batch, as in the Keras-RS
-      example). :meth:`recommend` serves it with keras-rs ``BruteForceRetrieval``;
-    * **ranking** (what rating will this user give this item): an MLP over the concatenated
-      embeddings, trained with the mean squared error on ratings scaled to ``[0, 1]``.
-      :meth:`predict` returns ratings on the scale of ``y``.
+    * **retrieval** (which items will this user engage with): a softmax cross-entropy of each
+      rated item against every item of the catalogue (``retrieval_negatives="catalogue"``) or
+      against the other items of the batch (``"in_batch"``, the Keras-RS example).
+      :meth:`recommend` serves it with keras-rs ``BruteForceRetrieval``;
+    * **ranking** (what rating will this user give this item): the mean squared error of the
+      rating head on ratings scaled to ``[0, 1]``. :meth:`predict` returns ratings on the
+      scale of ``y``.
 
-    The defaults are the model of the Keras-RS example "Multi-task recommenders: retrieval +
-    ranking".
+    The defaults are the configuration that beats Surprise's SVD, SVD++ and KNNBaseline on
+    rating error and implicit's ALS and LightFM's WARP on top-10 ranking on MovieLens 100k
+    (``docs/benchmark_movielens.md``): 64-d embeddings, an SVD++-style user vector, a biased
+    matrix-factorisation rating head, full-catalogue softmax retrieval, Adam with a cosine
+    schedule and early stopping. ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of
+    the Keras-RS example "Multi-task recommenders: retrieval + ranking".
 
     Parameters
     ----------
-    embedding_dim : int, default=32
+    embedding_dim : int, default=64
         Width of the user and item embeddings.
     layer_sizes : tuple of int, default=(256, 128)
-        Hidden layer widths of the rating MLP (ReLU), followed by one linear output unit.
-    retrieval_weight : float, default=1.0
+        Hidden layer widths (ReLU) of the ``"mlp"`` rating head, followed by one linear unit.
+    rating_head : {"dot", "mlp"}, default="dot"
+        ``"dot"``: biased matrix factorisation, ``mean + user bias + item bias + user vector
+        · item vector``. ``"mlp"``: the Keras-RS example's MLP over the concatenated vectors.
+    implicit_feedback : bool, default=True
+        Add to each user vector the SVD++ term: the normalised sum of a third item table over
+        the items the user rated in training.
+    retrieval_negatives : {"catalogue", "in_batch"}, default="catalogue"
+        ``"catalogue"``: full softmax over all items, averaged over the batch, on separate
+        linear maps of the user and item vectors plus a learned item bias. ``"in_batch"``: the
+        Keras-RS example's in-batch softmax on the raw dot product, summed over the batch.
+    retrieval_weight : float, default=0.1
         Weight of the retrieval loss. ``0`` trains a rating-only model.
     ranking_weight : float, default=1.0
         Weight of the rating loss. ``0`` trains a retrieval-only model. With both weights ``0``
-        nothing is trained and the model keeps its initial weights.
-    optimizer : str, default="adagrad"
-        Name of a Keras optimizer (``"adagrad"``, ``"adam"``, ``"sgd"``, ``"rmsprop"``, ...).
-    learning_rate : float, default=0.1
-        Learning rate of the optimizer.
-    batch_size : int, default=1000
-        Ratings per training step; also the number of in-batch negatives plus one.
-    epochs : int, default=5
-        Passes over the training ratings.
+        nothing but the L2 penalty is trained.
+    l2 : float, default=0.025
+        Weight of the L2 penalty on the batch's user and item vectors and biases.
+    rating_blend : float, default=2.0
+        :meth:`recommend` ranks items by ``retrieval score + rating_blend * predicted rating``
+        (the rating on the ``[0, 1]`` scale), so the rating head re-ranks what retrieval finds.
+        Needs ``rating_head="dot"``, which keeps the blend one dot product: the top-k stays
+        exact. ``0`` ranks by retrieval alone.
+    optimizer : str, default="adam"
+        Name of a Keras optimizer (``"adam"``, ``"adagrad"``, ``"sgd"``, ``"rmsprop"``, ...).
+    learning_rate : float, default=0.003
+        (Initial) learning rate of the optimizer.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        ``"cosine"`` decays the learning rate to 0 over ``epochs`` (Keras ``CosineDecay``).
+    batch_size : int, default=1024
+        Ratings per training step (and, with in-batch negatives, the negatives plus one).
+    epochs : int, default=16
+        Maximum passes over the training ratings.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training ratings, compute the default
+        :meth:`score` on them after each epoch (``history_["val_score"]``), stop after
+        ``n_iter_no_change`` epochs without improvement and keep the best epoch's weights.
+    validation_fraction : float, default=0.05
+        Share of the training ratings held out for early stopping (at least one rating).
+    n_iter_no_change : int, default=3
+        Epochs without improvement of the validation score before training stops.
     user_col : str, default="user_id"
         Column of ``X`` holding user ids.
     item_col : str, default="movie_id"
@@ -82,7 +133,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         The fitted Keras model (:class:`skrec._model.MultiTaskModel`).
     history_ : dict of str to list of float
         Per-epoch training losses: ``"loss"`` (the weighted sum), ``"retrieval_loss"`` and
-        ``"rating_loss"``.
+        ``"rating_loss"``; with early stopping also ``"val_score"``, ``"val_ndcg"`` and
+        ``"val_rmse"`` (on the ``[0, 1]`` scale) of the held-out ratings.
     users_ : pandas.Index
         The user ids seen in ``fit``, sorted; row ``i`` of the user table belongs to
         ``users_[i]``.
@@ -109,10 +161,11 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     with :class:`skrec.exceptions.ColdStartWarning`, giving the count. :meth:`recommend` raises
     ``ValueError`` for unknown users: it has nothing personal to say about them.
 
-    **Scores.** The retrieval score ranks the items of :meth:`recommend`; the rating head does
-    not re-rank them (the Keras-RS example's "retrieve, then predict the rating" step is
-    :meth:`predict` on the recommended pairs). :meth:`score` averages a retrieval term and a
-    rating term, so that model selection with the default scorer rewards both tasks.
+    **Scores.** :meth:`recommend` ranks items by the retrieval score plus ``rating_blend``
+    times the predicted rating (on the ``[0, 1]`` scale), so the rating head re-ranks what
+    retrieval finds: on MovieLens this lifts NDCG@10 well above either head alone.
+    :meth:`score` averages a retrieval term and a rating term, so that model selection with
+    the default scorer rewards both tasks.
 
     Examples
     --------
@@ -130,21 +183,21 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        embedding_dim=32,
+        embedding_dim=64,
         layer_sizes=(256, 128),
-        rating_head="mlp",
-        implicit_feedback=False,
-        retrieval_negatives="in_batch",
-        retrieval_weight=1.0,
+        rating_head="dot",
+        implicit_feedback=True,
+        retrieval_negatives="catalogue",
+        retrieval_weight=0.1,
         ranking_weight=1.0,
-        l2=0.0,
-        rating_blend=0.0,
-        optimizer="adagrad",
-        learning_rate=0.1,
-        lr_schedule="constant",
-        batch_size=1000,
-        epochs=5,
-        early_stopping=False,
+        l2=0.025,
+        rating_blend=2.0,
+        optimizer="adam",
+        learning_rate=0.003,
+        lr_schedule="cosine",
+        batch_size=1024,
+        epochs=16,
+        early_stopping=True,
         validation_fraction=0.05,
         n_iter_no_change=3,
         user_col="user_id",
@@ -266,12 +319,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def _validation_split(self, n, seed):
         """Training and held-out row indices for early stopping: a seeded random split."""
         order = np.random.default_rng([seed, 1]).permutation(n)
-        n_held_out = int(round(self.validation_fraction * n))
-        if n_held_out < 1 or n_held_out >= n:
+        n_held_out = max(1, int(round(self.validation_fraction * n)))
+        if n_held_out >= n:
             raise ValueError(
                 f"early_stopping holds out validation_fraction={self.validation_fraction} of the "
-                f"{n} ratings, i.e. {n_held_out}: it must leave at least one rating on each side. "
-                f"Pass more ratings, another fraction, or early_stopping=False."
+                f"{n} ratings, i.e. {n_held_out}: it must leave at least one rating to train on. "
+                f"Pass more ratings, a smaller fraction, or early_stopping=False."
             )
         return np.sort(order[n_held_out:]), np.sort(order[:n_held_out])
 
