@@ -68,7 +68,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     rating error and implicit's ALS and LightFM's WARP on top-10 ranking on MovieLens 100k
     (``docs/benchmark_movielens.md``): 64-d embeddings, an SVD++-style user vector, a biased
     matrix-factorisation rating head, full-catalogue softmax retrieval, Adam with a cosine
-    schedule and early stopping. ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of
+    schedule over 16 epochs. ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of
     the Keras-RS example "Multi-task recommenders: retrieval + ranking".
 
     Parameters
@@ -101,6 +101,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         exact. ``0`` ranks by retrieval alone.
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adagrad"``, ``"sgd"``, ``"rmsprop"``, ...).
+    optimizer_params : dict or None, default=None
+        Further keyword arguments of the optimizer, e.g. ``{"beta_1": 0.8}``. They can also be
+        set one by one as ``optimizer__<name>``, e.g. ``set_params(optimizer__beta_1=0.8)``
+        or ``{"optimizer__beta_1": [0.8, 0.9]}`` in a parameter grid.
     learning_rate : float, default=0.003
         (Initial) learning rate of the optimizer.
     lr_schedule : {"cosine", "constant"}, default="cosine"
@@ -109,10 +113,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Ratings per training step (and, with in-batch negatives, the negatives plus one).
     epochs : int, default=16
         Maximum passes over the training ratings.
-    early_stopping : bool, default=True
+    early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training ratings, compute the default
         :meth:`score` on them after each epoch (``history_["val_score"]``), stop after
         ``n_iter_no_change`` epochs without improvement and keep the best epoch's weights.
+        Off by default: with the cosine schedule the last epoch is about as good as the best,
+        and training on all ratings is better (MovieLens 100k, 5 folds: NDCG@10 0.376
+        against 0.373, RMSE 0.897 against 0.899).
     validation_fraction : float, default=0.05
         Share of the training ratings held out for early stopping (at least one rating).
     n_iter_no_change : int, default=3
@@ -193,11 +200,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         l2=0.025,
         rating_blend=2.0,
         optimizer="adam",
+        optimizer_params=None,
         learning_rate=0.003,
         lr_schedule="cosine",
         batch_size=1024,
         epochs=16,
-        early_stopping=True,
+        early_stopping=False,
         validation_fraction=0.05,
         n_iter_no_change=3,
         user_col="user_id",
@@ -215,6 +223,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.l2 = l2
         self.rating_blend = rating_blend
         self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
@@ -333,12 +342,30 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         if self.lr_schedule == "cosine":
             learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
         try:
-            return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": learning_rate}})
+            optimizer_class = type(keras.optimizers.get(self.optimizer))
         except (ValueError, TypeError):
             raise ValueError(
                 f"`optimizer` must be the name of a Keras optimizer such as 'adam' or 'adagrad'; "
                 f"got {self.optimizer!r}."
             ) from None
+        params = dict(self.optimizer_params or {})
+        try:
+            return optimizer_class(learning_rate=learning_rate, **params)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"`optimizer_params` {params} do not fit the {optimizer_class.__name__} optimizer: {exc}") from None
+
+    def set_params(self, **params):
+        """Set parameters; ``optimizer__<name>=value`` sets one entry of ``optimizer_params``.
+
+        Returns
+        -------
+        self : MultiTaskRecommender
+        """
+        nested = {key.split("__", 1)[1]: params.pop(key) for key in list(params) if key.startswith("optimizer__")}
+        if nested:
+            merged = {**(params.pop("optimizer_params", self.optimizer_params) or {}), **nested}
+            params["optimizer_params"] = merged
+        return super().set_params(**params)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")

@@ -49,6 +49,8 @@ def check_params(est):
         raise ValueError(
             f"`layer_sizes` must be a sequence of positive ints, e.g. (256, 128); got {sizes!r}."
         )
+    if est.optimizer_params is not None and not isinstance(est.optimizer_params, dict):
+        raise TypeError(f"`optimizer_params` must be a dict or None; got {type(est.optimizer_params).__name__}.")
     for name in ("user_col", "item_col"):
         if not isinstance(getattr(est, name), str) or not getattr(est, name):
             raise ValueError(f"`{name}` must be a non-empty column name (str); got {getattr(est, name)!r}.")

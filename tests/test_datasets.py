@@ -344,7 +344,7 @@ def test_an_incomplete_existing_folder_is_left_alone_and_reported(
 
 
 def test_public_names_exist_and_are_documented():
-    assert skrec.datasets.__all__ == ["fetch_movielens", "fetch_movielens_fold", "get_data_home"]
+    assert skrec.datasets.__all__ == ["fetch_movielens", "fetch_movielens_fold", "get_data_home", "make_interactions"]
     for name in skrec.datasets.__all__:
         assert getattr(skrec.datasets, name).__doc__
 

@@ -94,8 +94,7 @@ def test_fit_sets_fitted_state(fitted, ratings):
     assert list(fitted.items_) == sorted(ratings["movie_id"].unique())
     assert fitted.rating_range_ == (1.0, 5.0)
     assert set(fitted.history_) >= {"loss", "retrieval_loss", "rating_loss"}
-    assert 1 <= len(fitted.history_["loss"]) <= 20  # early stopping may end it sooner
-    assert len(fitted.history_["val_score"]) == len(fitted.history_["loss"])
+    assert len(fitted.history_["loss"]) == 20
     # the net learns: the training loss falls
     assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
 
