@@ -9,9 +9,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["MultiTaskRecommender", "SEED_PARAMS", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
+__all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 
-_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SEED_PARAMS": "skrec._estimator"}
+_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SEED_PARAMS": "skrec._estimator", "load": "skrec._persistence"}
 _SUBMODULES = {"datasets", "metrics", "model_selection", "exceptions"}
 
 

@@ -25,7 +25,7 @@ class IdEncoder:
     """
 
     def __init__(self, ids):
-        self.index = pd.Index(pd.unique(ids)).sort_values()
+        self.index = pd.Index(pd.unique(ids), name=getattr(ids, "name", None)).sort_values()
 
     def __len__(self):
         return len(self.index)

@@ -367,6 +367,23 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             params["optimizer_params"] = merged
         return super().set_params(**params)
 
+    def save(self, path):
+        """Write the fitted estimator to ``path``; read it back with :func:`skrec.load`.
+
+        The file is a zip archive of a Keras ``.keras`` model, JSON metadata (the skrec,
+        Keras and backend versions, the parameters) and NumPy arrays (the id vocabularies);
+        loading it runs no code, unlike ``pickle``. A file is read by the same major.minor
+        version of skrec.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write; an existing file is replaced.
+        """
+        from skrec._persistence import save
+
+        save(self, path)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
