@@ -1,0 +1,130 @@
+"""Hard inputs and training faults: each documented case gets its documented answer."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skrec import MultiTaskRecommender
+from skrec.exceptions import TrainingDivergedError
+
+from test_estimator import FAST, make_ratings
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_ratings(n_users=12, per_user=8)
+
+
+def fit(X, y, **params):
+    return MultiTaskRecommender(**{**FAST, **params}).fit(X, y)
+
+
+def test_constant_ratings_predict_that_constant(ratings):
+    est = fit(ratings, np.full(len(ratings), 4.0))
+    assert est.rating_range_ == (4.0, 4.0)
+    np.testing.assert_array_equal(est.predict(ratings), 4.0)
+    assert est.recommend([100], k=2).shape[0] == 2
+
+
+def test_a_single_rating(ratings):
+    one = ratings.iloc[:1]
+    est = fit(one, one["rating"])
+    assert est.predict(one).tolist() == [float(one["rating"].iloc[0])]
+    # the only item is seen: nothing is left to recommend unless seen items are allowed
+    assert est.recommend(one["user_id"], k=1).empty
+    assert est.recommend(one["user_id"], k=1, exclude_seen=False)["movie_id"].tolist() == one["movie_id"].tolist()
+
+
+def test_one_user_and_one_item(ratings):
+    one_user = ratings[ratings["user_id"] == 100]
+    est = fit(one_user, one_user["rating"])
+    assert len(est.users_) == 1
+    assert est.recommend([100], k=3, exclude_seen=False).shape[0] == 3
+    assert est.recommend([100], k=3).empty  # the user has seen the whole (fitted) catalogue
+    one_item = ratings[ratings["movie_id"] == ratings["movie_id"].iloc[0]]
+    est = fit(one_item, one_item["rating"])
+    assert len(est.items_) == 1 and est.predict(one_item).shape == (len(one_item),)
+
+
+def test_ratings_outside_the_fitted_scale_are_scored_as_given(ratings):
+    est = fit(ratings, ratings["rating"])
+    pred = est.predict(ratings.head(3))
+    assert (pred >= 1).all() and (pred <= 5).all()  # predictions stay in rating_range_
+    assert np.isfinite(est.score(ratings.head(20), np.full(20, 10.0)))
+
+
+def test_duplicate_pairs_train_as_repeated_ratings(ratings):
+    doubled = pd.concat([ratings, ratings.iloc[:10]], ignore_index=True)
+    est = fit(doubled, doubled["rating"])
+    recs = est.recommend(est.users_, k=3)
+    assert recs.merge(doubled, on=["user_id", "movie_id"]).empty  # each pair counted once as seen
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda s: s.astype("Int64"),
+        lambda s: s.astype("category"),
+        lambda s: s.astype("int32"),
+        lambda s: s.astype("float64"),
+        lambda s: s.astype(str).astype("string"),
+    ],
+    ids=["nullable-Int64", "categorical", "int32", "integral-float", "string-dtype"],
+)
+def test_id_dtypes(ratings, convert):
+    X = ratings.assign(user_id=convert(ratings["user_id"]), movie_id=convert(ratings["movie_id"]))
+    X_before = X.copy()
+    est = fit(X, ratings["rating"])
+    pd.testing.assert_frame_equal(X, X_before)
+    assert est.predict(X).shape == (len(X),)
+    assert est.recommend(X["user_id"].unique()[:2], k=2).shape[0] == 4
+
+
+def test_nullable_ratings_with_missing_values_are_rejected(ratings):
+    y = ratings["rating"].astype("Float64")
+    y.iloc[4] = pd.NA
+    with pytest.raises(ValueError, match=r"y holds 1 NaN or infinite ratings \(first at row 4\)"):
+        fit(ratings, y)
+    with pytest.raises(ValueError, match=r"NaN or infinite"):
+        fit(ratings, ratings["rating"].replace(5, np.inf))
+
+
+def test_missing_id_in_a_nullable_column_is_named(ratings):
+    X = ratings.assign(movie_id=ratings["movie_id"].astype("Int64"))
+    X.loc[7, "movie_id"] = pd.NA
+    with pytest.raises(ValueError, match=r"X\['movie_id'\] has missing ids \(NaN/None\), first at row 7"):
+        fit(X, ratings["rating"])
+
+
+def test_renamed_columns_and_extra_columns(ratings):
+    renamed = ratings.rename(columns={"user_id": "uid", "movie_id": "iid"})
+    with pytest.raises(ValueError, match=r"X has no column 'user_id'.*Set `user_col` and `item_col`"):
+        fit(renamed, ratings["rating"])
+    est = fit(renamed.assign(extra="ignored"), ratings["rating"], user_col="uid", item_col="iid")
+    assert est.recommend([100], k=1).columns.tolist() == ["uid", "rank", "iid", "score"]
+
+
+def test_a_diverging_fit_names_the_epoch_and_leaves_the_estimator_unfitted(ratings):
+    est = MultiTaskRecommender(**{**FAST, "optimizer": "sgd", "learning_rate": 1e30})
+    with pytest.raises(TrainingDivergedError, match=r"Training diverged: the loss is (nan|inf) at epoch 1"):
+        est.fit(ratings, ratings["rating"])
+    assert not hasattr(est, "model_")
+
+
+def test_keyboard_interrupt_leaves_the_previous_state(ratings, monkeypatch):
+    import skrec._estimator as module
+
+    est = fit(ratings, ratings["rating"])
+    before = est.predict(ratings)
+
+    def interrupt(self, index):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module._Batches, "__getitem__", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.set_params(embedding_dim=4).fit(ratings, ratings["rating"])
+    np.testing.assert_array_equal(est.predict(ratings), before)  # the old model, not a half-fitted one
+    fresh = MultiTaskRecommender(**FAST)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(ratings, ratings["rating"])
+    assert not hasattr(fresh, "model_")
