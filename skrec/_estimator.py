@@ -154,7 +154,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         The ``items`` frame given to ``fit``, indexed by item id, restricted to ``items_``.
         Its columns are appended to the output of :meth:`recommend`.
     n_features_in_ : int
-        Always 2: the user and item id columns.
+        Number of columns of ``X`` in ``fit``; only the user and item columns are used.
 
     See Also
     --------
@@ -242,10 +242,11 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, 2)
-            One row per rating with the columns ``user_col`` and ``item_col`` (other columns
-            are ignored), or a two-column array of (user id, item id). Ids may be ints (gaps
-            and values above 2**31 are fine) or strings, one type per column.
+        X : pandas.DataFrame or array-like of shape (n_samples, n_columns)
+            One row per rating with the columns ``user_col`` and ``item_col``, or an array
+            whose column 0 holds user ids and column 1 item ids; other columns are ignored.
+            Ids may be ints (gaps and values above 2**31 are fine), strings or other labels,
+            one type per column; non-integer floats are used as exact labels.
         y : array-like of shape (n_samples,)
             The ratings, finite numbers on any scale.
         users : pandas.DataFrame, default=None
@@ -319,7 +320,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.items_ = item_encoder.index
         self.rating_range_ = (low, high)
         self.item_info_ = None if item_frame is None else item_frame.reindex(item_encoder.index)
-        self.n_features_in_ = 2
+        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
         self._user_encoder, self._item_encoder = user_encoder, item_encoder
         self._seen_ = _seen_matrix(u, i, len(user_encoder), len(item_encoder))
         self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder))
@@ -391,6 +392,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.non_deterministic = self.random_state is None
+        # `score` is the multi-task score, not R^2: sklearn's R^2 floor does not apply.
+        tags.regressor_tags.poor_score = True
         return tags
 
     # -------------------------------------------------------------- predict

@@ -5,10 +5,13 @@ them modifies what the caller passed in: they return new objects.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
+from sklearn.exceptions import DataConversionWarning
 
 __all__ = [
     "check_params",
@@ -85,8 +88,9 @@ def _check_real(est, name, low, low_inclusive=True):
 def check_interactions(X, user_col, item_col, *, name="X"):
     """Return the user and item id columns of ``X`` as two pandas Series (copies).
 
-    ``X`` is a DataFrame holding ``user_col`` and ``item_col`` (other columns are ignored) or a
-    two-column array-like (column 0 = users, column 1 = items).
+    ``X`` is a DataFrame holding ``user_col`` and ``item_col``, or an array-like of shape
+    ``(n_samples, n_columns)`` with ``n_columns >= 2`` whose column 0 holds the users and
+    column 1 the items. Other columns are ignored in both cases.
     """
     if isinstance(X, pd.DataFrame):
         missing = [c for c in (user_col, item_col) if c not in X.columns]
@@ -98,17 +102,7 @@ def check_interactions(X, user_col, item_col, *, name="X"):
             )
         users, items = X[user_col], X[item_col]
     else:
-        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
-            raise TypeError(
-                f"{name} must be a pandas DataFrame with columns {user_col!r} and {item_col!r} "
-                f"or a 2-column array; got {type(X).__name__}."
-            )
-        array = np.asarray(X, dtype=object) if not hasattr(X, "dtype") else np.asarray(X)
-        if array.ndim != 2 or array.shape[1] != 2:
-            raise ValueError(
-                f"{name} must be a DataFrame with columns {user_col!r} and {item_col!r} or an array "
-                f"of shape (n_samples, 2) holding user and item ids; got shape {array.shape}."
-            )
+        array = _as_array(X, user_col, item_col, name)
         users = pd.Series(array[:, 0], name=user_col)
         items = pd.Series(array[:, 1], name=item_col)
     if len(users) == 0:
@@ -117,6 +111,34 @@ def check_interactions(X, user_col, item_col, *, name="X"):
         _check_ids(users.reset_index(drop=True), user_col, name),
         _check_ids(items.reset_index(drop=True), item_col, name),
     )
+
+
+def _as_array(X, user_col, item_col, name):
+    if sp.issparse(X):
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required: pass a DataFrame with "
+            f"columns {user_col!r} and {item_col!r} or a dense array."
+        )
+    if isinstance(X, (str, bytes)) or not (hasattr(X, "__len__") or hasattr(X, "__array__")):
+        raise TypeError(
+            f"{name} must be a pandas DataFrame with columns {user_col!r} and {item_col!r} "
+            f"or a 2-D array; got {type(X).__name__}."
+        )
+    array = np.asarray(X) if hasattr(X, "__array__") else np.asarray(X, dtype=object)
+    if np.iscomplexobj(array):
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers, ids must be ints or strings.")
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name} must be a DataFrame or a 2-D array with user ids in column 0 and item ids in "
+            f"column 1; got an array of shape {array.shape}. Reshape your data, e.g. with "
+            f"np.column_stack([users, items])."
+        )
+    if array.shape[1] < 2:
+        raise ValueError(
+            f"{name} has {array.shape[1]} feature(s) (shape={array.shape}) while a minimum of 2 is "
+            f"required: user ids in column 0 and item ids in column 1."
+        )
+    return array
 
 
 def _check_ids(ids, col, name):
@@ -133,9 +155,11 @@ def _check_ids(ids, col, name):
         )
     if kind == "floating":
         values = ids.to_numpy(dtype=float)
-        if not np.all(values == np.round(values)):
-            raise ValueError(f"{name}[{col!r}] holds non-integer float ids; ids must be ints or strings.")
-        ids = ids.astype("int64")
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name}[{col!r}] has infinite ids, first at row {int(np.flatnonzero(~np.isfinite(values))[0])}.")
+        # Integral floats (ids of a column that once held NaN) become ints; other floats are
+        # used as exact labels.
+        ids = ids.astype("int64") if np.all(values == np.round(values)) else ids.astype("float64")
     elif is_numeric_dtype(ids.dtype) and not is_bool_dtype(ids.dtype):
         ids = ids.astype("int64") if kind == "integer" else ids
     return ids.copy()
@@ -143,6 +167,10 @@ def _check_ids(ids, col, name):
 
 def check_ratings(y, n_samples, *, name="y"):
     """Return ``y`` as a 1-D float64 array after checking its length and that it is finite."""
+    if y is None:
+        raise ValueError(
+            "MultiTaskRecommender requires y to be passed, but the target y is None: give the ratings."
+        )
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be one column of ratings; got a DataFrame with {y.shape[1]} columns.")
@@ -154,6 +182,11 @@ def check_ratings(y, n_samples, *, name="y"):
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must hold numeric ratings: {exc}") from None
     if values.ndim == 2 and values.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected; it was raveled.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         values = values[:, 0]
     if values.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one rating per row); got shape {values.shape}.")

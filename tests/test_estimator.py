@@ -239,7 +239,7 @@ def test_string_ids_and_huge_ints(ratings):
          ValueError, r"X\['user_id'\] has missing ids \(NaN/None\), first at row 5"),
         (lambda r: r.assign(movie_id=r["movie_id"].astype(object).where(r.index % 2 == 0, "x")), lambda r: r["rating"],
          TypeError, r"X\['movie_id'\] mixes id types"),
-        (lambda r: r[["user_id"]].to_numpy(), lambda r: r["rating"], ValueError, r"shape \(n_samples, 2\)"),
+        (lambda r: r[["user_id"]].to_numpy(), lambda r: r["rating"], ValueError, r"X has 1 feature\(s\) \(shape=\(480, 1\)\) while a minimum of 2 is required"),
     ],
     ids=["missing-column", "nan-rating", "string-rating", "length-mismatch", "empty", "nan-id", "mixed-ids", "1-column-array"],
 )
