@@ -27,6 +27,22 @@ class IdEncoder:
     def __init__(self, ids):
         self.index = pd.Index(pd.unique(ids), name=getattr(ids, "name", None)).sort_values()
 
+    def extended(self, ids):
+        """A new encoder whose vocabulary appends the unseen ``ids`` (sorted) after the known.
+
+        Known ids keep their indices, so embedding rows learned before stay where they are.
+        """
+        unseen = pd.Index(pd.unique(ids), name=self.index.name)
+        unseen = unseen[self.index.get_indexer(unseen) < 0].sort_values()
+        return IdEncoder.from_index(self.index.append(unseen) if len(unseen) else self.index)
+
+    @classmethod
+    def from_index(cls, index):
+        """An encoder whose vocabulary is ``index``, in its order (e.g. one read from a file)."""
+        encoder = cls.__new__(cls)
+        encoder.index = pd.Index(index)
+        return encoder
+
     def __len__(self):
         return len(self.index)
 

@@ -124,6 +124,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Share of the training ratings held out for early stopping (at least one rating).
     n_iter_no_change : int, default=3
         Epochs without improvement of the validation score before training stops.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues training the fitted model on
+        the new ratings instead of starting afresh (``epochs`` more passes, a fresh
+        optimizer). Users and items seen for the first time get new embedding rows appended
+        (known ids keep theirs, so ``users_`` and ``items_`` are then sorted only within each
+        fit); ``rating_range_`` stays that of the first fit; items rated in any fit count as
+        seen; ``history_`` grows. The architecture parameters must not change between fits.
     user_col : str, default="user_id"
         Column of ``X`` holding user ids.
     item_col : str, default="movie_id"
@@ -208,6 +215,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         early_stopping=False,
         validation_fraction=0.05,
         n_iter_no_change=3,
+        warm_start=False,
         user_col="user_id",
         item_col="movie_id",
         random_state=None,
@@ -231,6 +239,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.user_col = user_col
         self.item_col = item_col
         self.random_state = random_state
@@ -268,9 +277,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             check_side_frame(users, self.user_col, name="users")
         item_frame = None if items is None else check_side_frame(items, self.item_col, name="items")
 
-        user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        if warm:
+            user_encoder = self._user_encoder.extended(user_ids)
+            item_encoder = self._item_encoder.extended(item_ids)
+            low, high = self.rating_range_
+        else:
+            user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
+            low, high = float(ratings.min()), float(ratings.max())
         u, i = user_encoder.transform(user_ids), item_encoder.transform(item_ids)
-        low, high = float(ratings.min()), float(ratings.max())
         scaled = (ratings - low) / ((high - low) or 1.0)
 
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -289,9 +304,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ranking_weight=self.ranking_weight,
             l2=self.l2,
             rating_mean=float(scaled[train].mean()),
-            n_history=len(train) if self.implicit_feedback else 0,
+            n_history=0,
             seed=seed,
         )
+        # The SVD++ term sums over every pair trained on, in this fit and (warm) before.
+        history_u, history_i = u[train], i[train]
+        if warm:
+            _check_same_architecture(self.model_, model)
+            if self.implicit_feedback:
+                history_u = np.concatenate([keras.ops.convert_to_numpy(self.model_.history_users), history_u])
+                history_i = np.concatenate([keras.ops.convert_to_numpy(self.model_.history_items), history_i])
+        if self.implicit_feedback:
+            model.n_history = len(history_u)
         if self.early_stopping:
             seen = _seen_matrix(u[train], i[train], len(user_encoder), len(item_encoder))
             callbacks += [
@@ -300,8 +324,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                     monitor="val_score", mode="max", patience=self.n_iter_no_change, restore_best_weights=True
                 ),
             ]
+        if warm:
+            _copy_weights(self.model_, model)
         if self.implicit_feedback:
-            model.set_history(u[train], i[train])
+            model.set_history(history_u, history_i)
         batches = _Batches(u[train], i[train], scaled[train].astype("float32"), self.batch_size, seed)
         model.compile(optimizer=self._make_optimizer(steps=len(batches) * self.epochs))
         history = model.fit(
@@ -314,16 +340,26 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
 
         # Fitted state is only set once training succeeded: an interrupted fit leaves the
         # estimator as it was.
+        new_history = {name: [float(v) for v in values] for name, values in history.history.items()}
+        if warm:
+            seen_u, seen_i = _pairs(self._seen_)
+            prior = _rating_sums(self._seen_, self._fallback_, len(user_encoder), len(item_encoder))
+            new_history = {name: self.history_.get(name, []) + values for name, values in new_history.items()}
+            if item_frame is None and self.item_info_ is not None:
+                item_frame = self.item_info_
+            u_all, i_all = np.concatenate([seen_u, u]), np.concatenate([seen_i, i])
+        else:
+            prior, u_all, i_all = None, u, i
         self.model_ = model
-        self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
+        self.history_ = new_history
         self.users_ = user_encoder.index
         self.items_ = item_encoder.index
         self.rating_range_ = (low, high)
         self.item_info_ = None if item_frame is None else item_frame.reindex(item_encoder.index)
         self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
         self._user_encoder, self._item_encoder = user_encoder, item_encoder
-        self._seen_ = _seen_matrix(u, i, len(user_encoder), len(item_encoder))
-        self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder))
+        self._seen_ = _seen_matrix(u_all, i_all, len(user_encoder), len(item_encoder))
+        self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder), prior)
         return self
 
     def _validation_split(self, n, seed):
@@ -649,8 +685,57 @@ class _StopOnDivergence(keras.callbacks.Callback):
             )
 
 
-def _mean_ratings(u, i, ratings, n_users, n_items):
-    """Global, per-user and per-item mean training ratings: the cold-start fallbacks."""
-    user_mean = np.bincount(u, ratings, n_users) / np.maximum(np.bincount(u, minlength=n_users), 1)
-    item_mean = np.bincount(i, ratings, n_items) / np.maximum(np.bincount(i, minlength=n_items), 1)
-    return float(ratings.mean()), user_mean, item_mean
+def _mean_ratings(u, i, ratings, n_users, n_items, prior=None):
+    """Global, per-user and per-item mean training ratings: the cold-start fallbacks.
+
+    ``prior`` holds the (sum, count) of ratings of earlier fits (warm start), or None.
+    """
+    (g_sum, g_count), (u_sum, u_count), (i_sum, i_count) = prior or ((0.0, 0), (0.0, 0), (0.0, 0))
+    user_sum = np.bincount(u, ratings, n_users) + u_sum
+    user_count = np.bincount(u, minlength=n_users) + u_count
+    item_sum = np.bincount(i, ratings, n_items) + i_sum
+    item_count = np.bincount(i, minlength=n_items) + i_count
+    global_mean = (ratings.sum() + g_sum) / (len(ratings) + g_count)
+    return float(global_mean), user_sum / np.maximum(user_count, 1), item_sum / np.maximum(item_count, 1)
+
+
+def _rating_sums(seen, fallback, n_users, n_items):
+    """(sum, count) of earlier ratings recovered from their means and the seen pairs."""
+    global_mean, user_mean, item_mean = fallback
+    user_count = np.diff(seen.indptr)
+    item_count = np.bincount(seen.indices, minlength=seen.shape[1])
+    pad = lambda a, n: np.pad(a, (0, n - len(a)))  # noqa: E731
+    return (
+        (global_mean * seen.nnz, seen.nnz),
+        (pad(user_mean * user_count, n_users), pad(user_count, n_users)),
+        (pad(item_mean * item_count, n_items), pad(item_count, n_items)),
+    )
+
+
+def _pairs(seen):
+    """The (user, item) code pairs of a CSR matrix."""
+    return np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices
+
+
+def _check_same_architecture(old, new):
+    sizes = ("n_users", "n_items", "n_history", "rating_mean", "seed", "name", "trainable", "dtype")
+    old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
+    new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
+    if old_config != new_config:
+        changed = sorted(k for k in old_config if old_config[k] != new_config.get(k))
+        raise ValueError(
+            f"warm_start continues the fitted model, so its architecture must not change; "
+            f"these parameters differ from the fitted model: {changed}. Set warm_start=False to refit."
+        )
+
+
+def _copy_weights(old, new):
+    """Copy ``old``'s weights into ``new``, whose user and item tables may have more rows."""
+    new.build()
+    for target, source in zip(new.weights, old.weights):
+        value = keras.ops.convert_to_numpy(source)
+        if tuple(target.shape) != value.shape:
+            grown = keras.ops.convert_to_numpy(target).copy()
+            grown[: value.shape[0]] = value
+            value = grown
+        target.assign(value)

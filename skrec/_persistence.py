@@ -123,7 +123,8 @@ def load(path):
 def _restore_state(estimator, metadata, arrays, items_json):
     from skrec._encoding import IdEncoder
 
-    users, items = IdEncoder(pd.Series(arrays["users"])), IdEncoder(pd.Series(arrays["items"]))
+    users = IdEncoder.from_index(pd.Index(arrays["users"], name=estimator.user_col))
+    items = IdEncoder.from_index(pd.Index(arrays["items"], name=estimator.item_col))
     estimator.history_ = metadata["history"]
     estimator.users_, estimator.items_ = users.index, items.index
     estimator.rating_range_ = tuple(metadata["rating_range"])

@@ -35,6 +35,7 @@ def check_params(est):
     _check_options(est, "lr_schedule", ("constant", "cosine"))
     _check_options(est, "implicit_feedback", (True, False))
     _check_options(est, "early_stopping", (True, False))
+    _check_options(est, "warm_start", (True, False))
     _check_int(est, "n_iter_no_change", low=1)
     _check_real(est, "validation_fraction", low=0.0, low_inclusive=False)
     if est.validation_fraction >= 1:

@@ -128,3 +128,37 @@ def test_keyboard_interrupt_leaves_the_previous_state(ratings, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         fresh.fit(ratings, ratings["rating"])
     assert not hasattr(fresh, "model_")
+
+
+def test_warm_start_continues_training_and_grows_the_vocabularies(ratings):
+    first = ratings[ratings["user_id"] != 100]
+    rest = ratings[ratings["user_id"] == 100].assign(movie_id=lambda f: f["movie_id"].where(f.index % 2 == 0, 99999))
+    est = MultiTaskRecommender(**{**FAST, "warm_start": True}).fit(first, first["rating"])
+    old_users, old_items = est.users_.copy(), est.items_.copy()
+    shared = est.items_.get_indexer(rest["movie_id"][rest["movie_id"] != 99999])
+    old_rows = keras_rows(est)[shared]
+    before = est.predict(first.head(5))
+    est.fit(rest, rest["rating"])
+    # known ids keep their rows; new ones are appended
+    assert list(est.users_[: len(old_users)]) == list(old_users) and est.users_[-1] == 100
+    assert est.items_[-1] == 99999 and len(est.items_) == len(old_items) + 1
+    assert len(est.history_["loss"]) == 2 * FAST["epochs"]
+    assert not np.array_equal(keras_rows(est)[shared], old_rows)  # training went on
+    assert np.abs(est.predict(first.head(5)) - before).max() < 1.5  # not a fresh model
+    # items rated in either fit are excluded; the new user is served
+    recs = est.recommend([100], k=3)
+    assert recs.merge(rest, on=["user_id", "movie_id"]).empty
+    seen_first = first[first["user_id"] == 103]
+    assert est.recommend([103], k=3).merge(seen_first, on=["user_id", "movie_id"]).empty
+
+
+def test_warm_start_refuses_a_changed_architecture(ratings):
+    est = MultiTaskRecommender(**{**FAST, "warm_start": True}).fit(ratings, ratings["rating"])
+    with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['embedding_dim'\]"):
+        est.set_params(embedding_dim=16).fit(ratings, ratings["rating"])
+
+
+def keras_rows(est):
+    from skrec._keras import keras
+
+    return keras.ops.convert_to_numpy(est.model_.item_embedding.embeddings).copy()

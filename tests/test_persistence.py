@@ -85,3 +85,14 @@ def test_corrupt_files_give_a_clear_error(saved, tmp_path, damage):
 def test_saving_an_unfitted_estimator_raises(tmp_path):
     with pytest.raises(NotFittedError):
         MultiTaskRecommender().save(tmp_path / "x.skrec")
+
+
+def test_round_trip_keeps_the_row_order_of_a_warm_started_model(tmp_path):
+    ratings = make_ratings()
+    first, later = ratings[ratings["user_id"] > 150], ratings[ratings["user_id"] <= 150]
+    est = MultiTaskRecommender(**FAST, warm_start=True).fit(first, first["rating"]).fit(later, later["rating"])
+    assert not est.users_.is_monotonic_increasing  # new users were appended
+    est.save(tmp_path / "warm.skrec")
+    loaded = skrec.load(tmp_path / "warm.skrec")
+    assert list(loaded.users_) == list(est.users_)
+    np.testing.assert_array_equal(loaded.predict(ratings), est.predict(ratings))
