@@ -2,7 +2,8 @@
 
 Runs skrec's default configuration (and the seed's, for reference) on the canonical folds
 u1..u5 and, when they are installed (``pip install "skrec-multitask[benchmark]"``), the peers:
-Surprise SVD and KNNBaseline, implicit ALS, and "most popular". Prints the table of 5-fold
+Surprise SVD, SVD++ and KNNBaseline, implicit ALS and BPR, and "most popular". LightFM has no
+wheel for current Pythons; its WARP figures are quoted from the issue that set the targets. Prints the table of 5-fold
 means with fit seconds per fold and writes it to ``docs/benchmark_movielens.md``. With
 ``--sweep`` it also fits the default configuration over a grid of loss weights and draws the
 trade-off between RMSE and NDCG@10 into ``docs/loss_weight_tradeoff.png``.
@@ -34,6 +35,22 @@ from skrec.datasets import fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 K = 10
+INTRO = """\
+One `MultiTaskRecommender` with its default parameters, fitted once per fold, against the
+classic libraries on both tasks. Targets (issue 3): P1 RMSE <= 0.915, P2 Recall@10 >= 0.24
+and NDCG@10 >= 0.33 as five-fold means. LightFM has no wheel for current Pythons and is not
+run here; the issue measured LightFM WARP (64 components, 30 epochs) at Recall@10 0.232 and
+NDCG@10 0.322, 2.6 s per fold.
+
+How the defaults were chosen: a plain-Keras probe (SVD++-style user vector, biased-MF rating
+head, full-softmax retrieval with separate maps and item bias, Adam with cosine decay) was
+screened on a random 5% validation split of each training fold; the configuration was then
+ported to skrec's [0, 1] rating scale and its scale-dependent knobs (retrieval weight, L2,
+rating blend) re-checked on validation splits of u2-u4. No choice was made on a test fold.
+The rating blend (recommend ranks by retrieval score + 2 x predicted rating) is the largest
+single gain on ranking; the SVD++ term the largest on RMSE. Fit times are wall seconds on the
+machine below with other work running, so they are indicative.
+"""
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -91,6 +108,7 @@ def run_surprise(train, test, algo_name):
     data = surprise.Dataset.load_from_df(train[["user_id", "movie_id", "rating"]], reader)
     algo = {
         "SVD": lambda: surprise.SVD(random_state=0),
+        "SVD++": lambda: surprise.SVDpp(random_state=0),
         "KNNBaseline": lambda: surprise.KNNBaseline(
             sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False
         ),
@@ -120,14 +138,15 @@ def run_most_popular(train, test):
     return {**p2(top_k_frame(evaluated, scores, items), test, 1682), "fit_s": fit_s}
 
 
-def run_implicit_als(train, test):
+def run_implicit(train, test, algo_name):
     from implicit.als import AlternatingLeastSquares
+    from implicit.bpr import BayesianPersonalizedRanking
     from threadpoolctl import threadpool_limits
 
     items = np.arange(1, 1683)
     users = np.sort(train["user_id"].unique())
     matrix = _seen_matrix(train, users, items)
-    model = AlternatingLeastSquares(factors=64, random_state=0)
+    model = {"ALS": AlternatingLeastSquares, "BPR": BayesianPersonalizedRanking}[algo_name](factors=64, random_state=0)
     start = time.perf_counter()
     with threadpool_limits(1, "blas"):  # implicit's advice: BLAS threads fight its own
         model.fit(matrix, show_progress=False)
@@ -150,9 +169,11 @@ def systems(with_peers):
     }
     if with_peers and importlib.util.find_spec("surprise"):
         out["Surprise SVD"] = lambda tr, te: run_surprise(tr, te, "SVD")
+        out["Surprise SVD++"] = lambda tr, te: run_surprise(tr, te, "SVD++")
         out["Surprise KNNBaseline (item, pearson_baseline)"] = lambda tr, te: run_surprise(tr, te, "KNNBaseline")
     if with_peers and importlib.util.find_spec("implicit"):
-        out["implicit ALS (64 factors)"] = run_implicit_als
+        out["implicit ALS (64 factors)"] = lambda tr, te: run_implicit(tr, te, "ALS")
+        out["implicit BPR (64 factors)"] = lambda tr, te: run_implicit(tr, te, "BPR")
     return out
 
 
@@ -188,21 +209,35 @@ def sweep(folds):
     return summary_table(evaluate(folds, runners))
 
 
-def plot_tradeoff(table, path):
+def plot_tradeoff(sweep_table, table, path):
+    """RMSE against NDCG@10, one point per loss-weight setting, with the best peers as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    finite = table[table["P1 RMSE"] < 1.5]
-    ax.plot(finite["P1 RMSE"], finite["P2 NDCG@10"], "o-")
-    for name, row in finite.iterrows():
-        ax.annotate(name.replace("retrieval ", "r=").replace(" / ranking ", ", k="), (row["P1 RMSE"], row["P2 NDCG@10"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=7)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    shown = sweep_table[sweep_table["P1 RMSE"] < 1.05]
+    ax.scatter(shown["P1 RMSE"], shown["P2 NDCG@10"], zorder=3)
+    for i, (name, row) in enumerate(shown.iterrows()):
+        label = name.replace("retrieval ", "retrieval ").replace(" / ranking ", " / rating ")
+        ax.annotate(label, (row["P1 RMSE"], row["P2 NDCG@10"]), textcoords="offset points",
+                    xytext=(6, -10 if i % 2 else 4), fontsize=7)
+    peers = {"P1 RMSE": ("Surprise KNNBaseline", "Surprise SVD++"), "P2 NDCG@10": ("implicit ALS (64 factors)",)}
+    for name in peers["P1 RMSE"]:
+        match = [s for s in table.index if s.startswith(name)]
+        if match:
+            ax.axvline(table.loc[match[0], "P1 RMSE"], ls="--", lw=0.8, color="grey")
+            ax.text(table.loc[match[0], "P1 RMSE"], ax.get_ylim()[0], f" {name}", rotation=90, fontsize=7, va="bottom")
+    for name in peers["P2 NDCG@10"]:
+        if name in table.index:
+            ax.axhline(table.loc[name, "P2 NDCG@10"], ls="--", lw=0.8, color="grey")
+            ax.text(ax.get_xlim()[1], table.loc[name, "P2 NDCG@10"], f"{name} ", fontsize=7, ha="right", va="bottom")
+    dropped = sweep_table.index.difference(shown.index)
+    note = f" (off the chart: {', '.join(dropped)})" if len(dropped) else ""
     ax.set_xlabel("P1 RMSE (lower is better)")
     ax.set_ylabel("P2 NDCG@10 (higher is better)")
-    ax.set_title("skrec default model: loss-weight trade-off, MovieLens 100k, 5-fold means", fontsize=9)
+    ax.set_title(f"skrec defaults, loss weights swept: MovieLens 100k, 5-fold means{note}", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -241,11 +276,13 @@ def main(argv=None):
         sweep_text = sweep_table.to_markdown(floatfmt=".3f") if importlib.util.find_spec("tabulate") else sweep_table.to_string()
         sections.append(f"## Loss-weight sweep of the default model\n\n{sweep_text}\n\n![trade-off](loss_weight_tradeoff.png)\n")
         if args.write:
-            plot_tradeoff(sweep_table, DOCS / "loss_weight_tradeoff.png")
+            sweep_table.to_csv(DOCS / "loss_weight_sweep.csv", float_format="%.4f")
+            plot_tradeoff(sweep_table, table, DOCS / "loss_weight_tradeoff.png")
     if args.write:
+        results.to_csv(DOCS / "benchmark_movielens_folds.csv", index=False, float_format="%.4f")
         header = (f"# MovieLens 100k benchmark (protocols P1 and P2)\n\nMeasured by "
                   f"`python benchmarks/bench_movielens.py{' --sweep' if args.sweep else ''} --write`.\n\n"
-                  f"{environment()}\n\n")
+                  f"{environment()}\n\n{INTRO}\n")
         (DOCS / "benchmark_movielens.md").write_text(header + "\n".join(sections))
     return results
 
