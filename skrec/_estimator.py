@@ -584,31 +584,41 @@ def _top_k(model, codes, k, seen, rating_blend):
     """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
 
     ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are
-    processed in chunks so that memory does not grow with their number.
+    processed in chunks so that memory does not grow with their number. keras-rs
+    ``BruteForceRetrieval`` cannot mask items, so each user is asked for ``k`` plus the number
+    of items they have seen, which always leaves ``k`` unseen ones. Users are grouped by that
+    number rounded up to a power of two, so a few heavy users do not make every user's search
+    long (and the retrieval layer sees few distinct ``k``).
     """
     candidates = model.candidate_embeddings(rating_blend)
+    n_seen = np.zeros(len(codes), dtype=np.int64) if seen is None else np.diff(seen.indptr)[codes]
+    group = np.ceil(np.log2(n_seen + 1)).astype(np.int64)  # 0, 1, 2, 4, 8, ... seen items
     parts = []
-    for start in range(0, len(codes), _USER_CHUNK):
-        chunk = codes[start : start + _USER_CHUNK]
-        chunk_seen = None if seen is None else seen[chunk]
-        extra = 0 if chunk_seen is None else int(np.diff(chunk_seen.indptr).max())
-        # keras-rs BruteForceRetrieval cannot mask items, so fetch `k` plus the most items any
-        # user of the chunk has seen: that is always enough to keep `k` unseen ones.
-        fetch = min(model.n_items, k + extra)
-        queries = model.query_embeddings(model.user_vectors(chunk), rating_blend)
-        scores, items = retrieve(queries, candidates, fetch)
-        keep = np.ones(items.shape, dtype=bool)
-        if extra:
-            # Sorted (row, item) keys of the chunk's seen pairs, searched without a dense matrix.
-            rows = np.arange(len(chunk))
-            seen_keys = np.repeat(rows, np.diff(chunk_seen.indptr)) * model.n_items + chunk_seen.indices
-            keys = rows[:, None] * model.n_items + items
-            pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
-            keep = seen_keys[pos] != keys
-        rank = np.cumsum(keep, axis=1)
-        keep &= rank <= k
-        parts.append((np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]))
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    for g in np.unique(group):
+        members = codes[group == g]
+        fetch = min(model.n_items, k + (2**g - 1 if g else 0))
+        for start in range(0, len(members), _USER_CHUNK):
+            parts.append(_top_k_chunk(model, candidates, members[start : start + _USER_CHUNK], k, fetch, seen, rating_blend))
+    rows, ranks, items, scores = (np.concatenate(column) for column in zip(*parts))
+    order = np.lexsort((ranks, rows))  # by user, then rank
+    return rows[order], ranks[order], items[order], scores[order]
+
+
+def _top_k_chunk(model, candidates, chunk, k, fetch, seen, rating_blend):
+    queries = model.query_embeddings(model.user_vectors(chunk), rating_blend)
+    scores, items = retrieve(queries, candidates, fetch)
+    keep = np.ones(items.shape, dtype=bool)
+    chunk_seen = None if seen is None else seen[chunk]
+    if chunk_seen is not None and chunk_seen.nnz:
+        # Sorted (row, item) keys of the chunk's seen pairs, searched without a dense matrix.
+        rows = np.arange(len(chunk))
+        seen_keys = np.repeat(rows, np.diff(chunk_seen.indptr)) * model.n_items + chunk_seen.indices
+        keys = rows[:, None] * model.n_items + items
+        pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
+        keep = seen_keys[pos] != keys
+    rank = np.cumsum(keep, axis=1)
+    keep &= rank <= k
+    return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
 
 
 def _seen_matrix(u, i, n_users, n_items):
