@@ -21,7 +21,6 @@ import argparse
 import importlib.util
 import pathlib
 import platform
-import sys
 import time
 import warnings
 

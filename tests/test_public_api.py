@@ -1,7 +1,6 @@
 """The public surface: __all__, module docstrings, lazy imports, and the README's commands."""
 
 import ast
-import importlib
 import pathlib
 import re
 import subprocess
