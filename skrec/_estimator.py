@@ -449,8 +449,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
-        u = self._user_encoder.transform(user_ids)
-        i = self._item_encoder.transform(item_ids)
+        return self._predict_codes(self._user_encoder.transform(user_ids), self._item_encoder.transform(item_ids))
+
+    def _predict_codes(self, u, i):
+        """Ratings of encoded pairs (``-1`` = unknown id), on the scale of ``y``."""
         known = (u >= 0) & (i >= 0)
         low, high = self.rating_range_
         out = np.empty(len(u), dtype=np.float64)
@@ -471,7 +473,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             f"user, {n_items} with an unknown item); they get the mean training rating of the "
             f"known side, or the global mean.",
             ColdStartWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return np.where(u >= 0, user_mean[np.maximum(u, 0)], np.where(i >= 0, item_mean[np.maximum(i, 0)], global_mean))
 
@@ -563,9 +565,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ratings = check_ratings(y, len(user_ids))
         low, high = self.rating_range_
         span = (high - low) or 1.0
-        rmse = float(np.sqrt(np.mean((self.predict(X) - ratings) ** 2)))
+        u = self._user_encoder.transform(user_ids)
+        rmse = float(np.sqrt(np.mean((self._predict_codes(u, self._item_encoder.transform(item_ids)) - ratings) ** 2)))
         truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": (ratings - low) / span})
-        truth = truth[(truth["gain"] > 0) & (self._user_encoder.transform(user_ids) >= 0)]
+        truth = truth[(truth["gain"] > 0) & (u >= 0)]
         ndcg = 0.0
         if len(truth):
             recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))

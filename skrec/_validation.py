@@ -176,8 +176,9 @@ def check_ratings(y, n_samples, *, name="y"):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be one column of ratings; got a DataFrame with {y.shape[1]} columns.")
         y = y.iloc[:, 0]
-    if isinstance(y, pd.Series) and not is_numeric_dtype(y.dtype) or is_bool_dtype(getattr(y, "dtype", None)):
-        raise TypeError(f"{name} must hold numeric ratings; got dtype {y.dtype}.")
+    dtype = getattr(y, "dtype", None)
+    if (isinstance(y, pd.Series) and not is_numeric_dtype(dtype)) or is_bool_dtype(dtype):
+        raise TypeError(f"{name} must hold numeric ratings; got dtype {dtype}.")
     try:
         values = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
