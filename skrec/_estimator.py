@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from skrec import metrics
 from skrec._encoding import IdEncoder
 from skrec._keras import keras
-from skrec._model import MultiTaskModel, retrieve
+from skrec._model import ExcludingRetrieval, MultiTaskModel
 from skrec._validation import (
     check_interactions,
     check_k,
@@ -47,6 +47,7 @@ SEED_PARAMS = {
 # Users scored per call of the retrieval layer in `recommend`, and pairs per call of the
 # model in `predict`: bounds memory whatever the size of the request.
 _USER_CHUNK = 1024
+_SCORE_BUDGET = 1 << 24  # user x item scores held at once by `recommend` (64 MB of float32)
 _PAIR_CHUNK = 65536
 
 
@@ -111,6 +112,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ``"cosine"`` decays the learning rate to 0 over ``epochs`` (Keras ``CosineDecay``).
     batch_size : int, default=1024
         Ratings per training step (and, with in-batch negatives, the negatives plus one).
+        Every step has this many rows: the last batch of an epoch is completed with rows
+        from the epoch's start, so the training step is compiled once.
     epochs : int, default=16
         Maximum passes over the training ratings.
     early_stopping : bool, default=False
@@ -586,41 +589,31 @@ def _multitask_score(ndcg, scaled_rmse):
 def _top_k(model, codes, k, seen, rating_blend):
     """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
 
-    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are
-    processed in chunks so that memory does not grow with their number. keras-rs
-    ``BruteForceRetrieval`` cannot mask items, so each user is asked for ``k`` plus the number
-    of items they have seen, which always leaves ``k`` unseen ones. Users are grouped by that
-    number rounded up to a power of two, so a few heavy users do not make every user's search
-    long (and the retrieval layer sees few distinct ``k``).
+    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are scored
+    in chunks of at most ``_SCORE_BUDGET`` scores, so memory does not grow with their number;
+    each chunk's seen items are passed to the retrieval layer as a sparse list of (row, item)
+    pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
     """
-    candidates = model.candidate_embeddings(rating_blend)
-    n_seen = np.zeros(len(codes), dtype=np.int64) if seen is None else np.diff(seen.indptr)[codes]
-    group = np.ceil(np.log2(n_seen + 1)).astype(np.int64)  # 0, 1, 2, 4, 8, ... seen items
-    parts = []
-    for g in np.unique(group):
-        members = codes[group == g]
-        fetch = min(model.n_items, k + (2**g - 1 if g else 0))
-        for start in range(0, len(members), _USER_CHUNK):
-            parts.append(_top_k_chunk(model, candidates, members[start : start + _USER_CHUNK], k, fetch, seen, rating_blend))
+    retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
+    size = max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items))
+    parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
     rows, ranks, items, scores = (np.concatenate(column) for column in zip(*parts))
-    order = np.lexsort((ranks, rows))  # by user, then rank
-    return rows[order], ranks[order], items[order], scores[order]
+    return rows, ranks, items, scores
 
 
-def _top_k_chunk(model, candidates, chunk, k, fetch, seen, rating_blend):
+def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
     queries = model.query_embeddings(model.user_vectors(chunk), rating_blend)
-    scores, items = retrieve(queries, candidates, fetch)
-    keep = np.ones(items.shape, dtype=bool)
-    chunk_seen = None if seen is None else seen[chunk]
-    if chunk_seen is not None and chunk_seen.nnz:
-        # Sorted (row, item) keys of the chunk's seen pairs, searched without a dense matrix.
-        rows = np.arange(len(chunk))
-        seen_keys = np.repeat(rows, np.diff(chunk_seen.indptr)) * model.n_items + chunk_seen.indices
-        keys = rows[:, None] * model.n_items + items
-        pos = np.minimum(np.searchsorted(seen_keys, keys), len(seen_keys) - 1)
-        keep = seen_keys[pos] != keys
-    rank = np.cumsum(keep, axis=1)
-    keep &= rank <= k
+    excluded = None
+    if seen is not None:
+        chunk_seen = seen[chunk]
+        if chunk_seen.nnz:
+            pairs = np.stack([np.repeat(np.arange(len(chunk)), np.diff(chunk_seen.indptr)), chunk_seen.indices], axis=1)
+            # Pad to a power of two by repeating a pair, so the scatter sees few distinct shapes.
+            pad = (1 << int(np.ceil(np.log2(len(pairs))))) - len(pairs)
+            excluded = np.concatenate([pairs, np.repeat(pairs[-1:], pad, axis=0)]).astype("int32")
+    scores, items = (keras.ops.convert_to_numpy(a) for a in retrieval(queries, excluded=excluded))
+    keep = np.isfinite(scores)
+    rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
 
 
@@ -663,6 +656,9 @@ class _ValidationScore(keras.callbacks.Callback):
 class _Batches(keras.utils.PyDataset):
     """Shuffled mini-batches of encoded ratings, reshuffled each epoch by a private generator.
 
+    All batches have ``batch_size`` rows (unless the data set is smaller): the last one is
+    completed with the epoch's first rows, which are then seen twice in that epoch.
+
     Owning the shuffle (rather than ``model.fit(shuffle=True)``, which draws from NumPy's or
     TensorFlow's global generator) makes training reproducible without touching global state.
     """
@@ -679,6 +675,10 @@ class _Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rows = self._order[index * self._batch_size : (index + 1) * self._batch_size]
+        if 0 < len(rows) < self._batch_size <= len(self._order):
+            # Top the last batch up with the epoch's first rows (distinct from its own), so that
+            # every step has one shape and the train step compiles once instead of twice.
+            rows = np.concatenate([rows, self._order[: self._batch_size - len(rows)]])
         users, items, ratings = (a[rows] for a in self._data)
         return {"user": users, "item": items}, ratings
 

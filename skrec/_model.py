@@ -11,7 +11,7 @@ from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["MultiTaskModel", "retrieve"]
+__all__ = ["MultiTaskModel", "ExcludingRetrieval"]
 
 
 @keras.saving.register_keras_serializable(package="skrec")
@@ -282,15 +282,32 @@ def in_batch_softmax_loss(query, candidates):
     return ops.sum(per_example)
 
 
-def retrieve(queries, candidates, k):
-    """Top-``k`` candidates of each query by dot product, with keras-rs ``BruteForceRetrieval``.
+class ExcludingRetrieval(keras_rs.layers.BruteForceRetrieval):
+    """keras-rs ``BruteForceRetrieval`` that can leave given (query, candidate) pairs out.
 
-    Takes a ``[n, width]`` query array and a ``[n_items, width]`` candidate array; returns
-    ``(scores, indices)`` as NumPy arrays, both ``[n, k]``, best first.
+    ``excluded`` is an ``[m, 2]`` integer array of (query row, candidate index) pairs whose
+    scores are set to ``-inf`` before the top-k, so that the top-k holds no excluded item
+    (unless fewer than ``k`` items are left: their scores then come back as ``-inf``). It is a
+    sparse list, never a dense queries x candidates mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = ExcludingRetrieval(candidate_embeddings=np.eye(3, dtype="float32"), k=1)
+    >>> scores, ids = layer(np.array([[0.0, 2.0, 1.0]], dtype="float32"), excluded=np.array([[0, 1]]))
+    >>> ops.convert_to_numpy(ids).tolist()
+    [[2]]
     """
-    layer = keras_rs.layers.BruteForceRetrieval(candidate_embeddings=candidates, k=k, return_scores=True)
-    scores, indices = layer(queries)
-    return ops.convert_to_numpy(scores), ops.convert_to_numpy(indices)
+
+    def call(self, inputs, excluded=None):
+        scores = self.compute_score(inputs, self.candidate_embeddings)
+        if excluded is not None:
+            fill = ops.full((ops.shape(excluded)[0],), float("-inf"), dtype=scores.dtype)
+            scores = ops.scatter_update(scores, excluded, fill)
+        top_scores, top_ids = ops.top_k(scores, k=self.k)
+        if self.candidate_ids is not None:
+            top_ids = ops.take(self.candidate_ids, top_ids, axis=0)
+        return (top_scores, top_ids) if self.return_scores else top_ids
 
 
 def _seed_sequence(seed, n):

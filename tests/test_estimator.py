@@ -167,6 +167,13 @@ def test_recommend_batch_equals_per_user(fitted):
     pd.testing.assert_frame_equal(batch, single)
 
 
+def test_recommend_in_small_chunks_equals_one_chunk(fitted, monkeypatch):
+    # A memory budget of two users' scores splits the request into many chunks: same answer.
+    whole = fitted.recommend(fitted.users_, k=4)
+    monkeypatch.setattr("skrec._estimator._SCORE_BUDGET", 2 * len(fitted.items_))
+    pd.testing.assert_frame_equal(fitted.recommend(fitted.users_, k=4), whole)
+
+
 def test_recommend_returns_all_unseen_when_fewer_than_k(fitted, ratings):
     n_seen = (ratings["user_id"] == 100).sum()
     recs = fitted.recommend([100], k=len(fitted.items_))
