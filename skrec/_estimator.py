@@ -87,7 +87,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     retrieval_negatives : {"catalogue", "in_batch"}, default="catalogue"
         ``"catalogue"``: full softmax over all items, averaged over the batch, on separate
         linear maps of the user and item vectors plus a learned item bias. ``"in_batch"``: the
-        Keras-RS example's in-batch softmax on the raw dot product, summed over the batch.
+        Keras-RS example's in-batch softmax on the raw dot product, summed over the batch
+        (so a ``retrieval_weight`` about ``1 / batch_size`` of the catalogue one keeps the same
+        balance). Its cost per step does not grow with the catalogue: use it for large ones.
     retrieval_weight : float, default=0.1
         Weight of the retrieval loss. ``0`` trains a rating-only model.
     ranking_weight : float, default=1.0
@@ -462,8 +464,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         for start in range(0, len(u), _PAIR_CHUNK):
             part = np.flatnonzero(known[start : start + _PAIR_CHUNK]) + start
             if len(part):
-                pred = self.model_({"user": u[part], "item": i[part]})["rating"]
-                out[part] = keras.ops.convert_to_numpy(pred) * ((high - low) or 1.0) + low
+                padded = _pad_to_bucket(part, _PAIR_CHUNK)
+                pred = keras.ops.convert_to_numpy(self.model_({"user": u[padded], "item": i[padded]})["rating"])
+                out[part] = pred[: len(part)] * ((high - low) or 1.0) + low
         if not known.all():
             out[~known] = self._cold_start(u[~known], i[~known])
         return np.clip(out, low, high)
@@ -595,26 +598,38 @@ def _top_k(model, codes, k, seen, rating_blend):
     pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
     """
     retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
-    size = max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items))
+    size = 1 << int(np.log2(max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items))))
     parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
     rows, ranks, items, scores = (np.concatenate(column) for column in zip(*parts))
     return rows, ranks, items, scores
 
 
 def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
-    queries = model.query_embeddings(model.user_vectors(chunk), rating_blend)
+    # Users and seen pairs are padded to powers of two (repeating the last one), so that the
+    # backend compiles its kernels for a few shapes, not for every request size.
+    queries = model.query_embeddings(model.user_vectors(_pad_to_bucket(chunk, _USER_CHUNK)), rating_blend)
     excluded = None
     if seen is not None:
         chunk_seen = seen[chunk]
         if chunk_seen.nnz:
             pairs = np.stack([np.repeat(np.arange(len(chunk)), np.diff(chunk_seen.indptr)), chunk_seen.indices], axis=1)
-            # Pad to a power of two by repeating a pair, so the scatter sees few distinct shapes.
-            pad = (1 << int(np.ceil(np.log2(len(pairs))))) - len(pairs)
-            excluded = np.concatenate([pairs, np.repeat(pairs[-1:], pad, axis=0)]).astype("int32")
-    scores, items = (keras.ops.convert_to_numpy(a) for a in retrieval(queries, excluded=excluded))
+            excluded = _pad_to_bucket(pairs.astype("int32"))
+    scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=excluded))
     keep = np.isfinite(scores)
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
+
+
+def _pad_to_bucket(rows, cap=None):
+    """``rows`` with its last row repeated up to the next power of two (at most ``cap``).
+
+    Eager JAX compiles each operation once per input shape: padding requests to a few sizes
+    keeps `predict` and `recommend` from compiling again for every new request size.
+    """
+    size = 1 << int(np.ceil(np.log2(max(len(rows), 1))))
+    if cap is not None:
+        size = min(size, max(cap, len(rows)))
+    return np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
 
 
 def _seen_matrix(u, i, n_users, n_items):

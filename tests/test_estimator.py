@@ -421,3 +421,19 @@ def test_early_stopping_restores_the_best_epoch(ratings):
 def test_fit_rejects_bad_model_options(ratings, params, match):
     with pytest.raises(ValueError, match=match):
         MultiTaskRecommender(**{**FAST, **params}).fit(ratings, ratings["rating"])
+
+
+def test_training_batches_have_one_shape_and_cover_every_rating():
+    # One batch shape means one compiled training step; the short last batch is completed with
+    # rows from the epoch's start, and every rating is still seen in each epoch.
+    from skrec._estimator import _Batches
+
+    batches = _Batches(np.arange(10), np.arange(10), np.arange(10, dtype="float32"), 4, seed=0)
+    for _ in range(2):
+        rows = [batches[j][0]["user"] for j in range(len(batches))]
+        assert len(rows) == 3 and {len(r) for r in rows} == {4}
+        assert set(np.concatenate(rows)) == set(range(10))
+        assert len(set(rows[-1])) == 4  # no rating twice in one batch
+        batches.on_epoch_end()
+    small = _Batches(np.arange(3), np.arange(3), np.zeros(3, dtype="float32"), 4, seed=0)
+    assert len(small) == 1 and len(small[0][1]) == 3
