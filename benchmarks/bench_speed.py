@@ -17,8 +17,6 @@ Prints a table of median seconds and the skrec / plain ratio and writes it to
 """
 
 import argparse
-import json
-import pathlib
 import statistics
 import subprocess
 import sys
@@ -27,8 +25,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+from _results import report
 
 
 def import_seconds():
@@ -44,7 +41,7 @@ def import_seconds():
     baseline = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     empty = time.perf_counter() - baseline
-    return {name: seconds - empty for name, seconds in out.items()}
+    return {name: max(seconds - empty, 0.0) for name, seconds in out.items()}
 
 
 def first_fit_seconds():
@@ -176,13 +173,11 @@ def main(argv=None):
     for name, seconds in imports.items():
         table.loc[name] = [seconds, np.nan, np.nan]
 
-    print(f"Protocol S (speed), MovieLens 100k, Keras {keras.__version__} ({keras.backend.backend()}), "
-          f"median of {args.repeats} after warm-up")
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "speed.csv")
-    (RESULTS / "speed.json").write_text(json.dumps(table.reset_index().to_dict(orient="records"), indent=1))
-
+    title = (
+        f"Protocol S (speed), MovieLens 100k, Keras {keras.__version__} ({keras.backend.backend()}), "
+        f"median of {args.repeats} after warm-up"
+    )
+    report(table, "speed", title, lambda v: f"{v:.3f}")
 
 if __name__ == "__main__":
     main()

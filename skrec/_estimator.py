@@ -605,7 +605,7 @@ def _top_k(model, codes, k, seen, rating_blend):
 
 
 def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
-    # Users and seen pairs are padded to powers of two (repeating the last one), so that the
+    # Users and seen pairs are padded to bucket sizes (repeating the last one), so that the
     # backend compiles its kernels for a few shapes, not for every request size.
     queries = model.query_embeddings(model.user_vectors(_pad_to_bucket(chunk, _USER_CHUNK)), rating_blend)
     excluded = None
@@ -621,12 +621,15 @@ def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
 
 
 def _pad_to_bucket(rows, cap=None):
-    """``rows`` with its last row repeated up to the next power of two (at most ``cap``).
+    """``rows`` with its last row repeated up to the next bucket size (at most ``cap``).
 
     Eager JAX compiles each operation once per input shape: padding requests to a few sizes
-    keeps `predict` and `recommend` from compiling again for every new request size.
+    keeps `predict` and `recommend` from compiling again for every new request size. Bucket
+    sizes are 4 per power of two (4, 5, 6, 7 times a power of two), so padding adds < 25%.
     """
-    size = 1 << int(np.ceil(np.log2(max(len(rows), 1))))
+    n = max(len(rows), 1)
+    quantum = 1 << max(int(np.log2(n)) - 2, 0)
+    size = -(-n // quantum) * quantum
     if cap is not None:
         size = min(size, max(cap, len(rows)))
     return np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
