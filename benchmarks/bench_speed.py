@@ -17,6 +17,7 @@ Prints a table of median seconds and the skrec / plain ratio and writes it to
 """
 
 import argparse
+import gc
 import statistics
 import subprocess
 import sys
@@ -87,13 +88,19 @@ def plain_keras_model(keras, n_users, n_items):
 
 def timed(functions, repeats):
     """Median wall time of each function, run in turn ``repeats`` times (interleaved, so that
-    both sides see the same machine state)."""
+    both sides see the same machine state). As in ``timeit``, the garbage collector is off
+    while a function runs, so that neither pays for the other's garbage."""
     seconds = [[] for _ in functions]
     for _ in range(repeats):
         for function, out in zip(functions, seconds):
-            start = time.perf_counter()
-            function()
-            out.append(time.perf_counter() - start)
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                function()
+                out.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
     return [statistics.median(out) for out in seconds]
 
 

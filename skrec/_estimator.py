@@ -49,6 +49,7 @@ SEED_PARAMS = {
 _USER_CHUNK = 1024
 _SCORE_BUDGET = 1 << 24  # user x item scores held at once by `recommend` (64 MB of float32)
 _PAIR_CHUNK = 65536
+_STEPS_PER_EXECUTION = 32
 
 
 class MultiTaskRecommender(RegressorMixin, BaseEstimator):
@@ -334,7 +335,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         if self.implicit_feedback:
             model.set_history(history_u, history_i)
         batches = _Batches(u[train], i[train], scaled[train].astype("float32"), self.batch_size, seed)
-        model.compile(optimizer=self._make_optimizer(steps=len(batches) * self.epochs))
+        # Several steps per call into the trainer: the per-step callback and logging work of
+        # Keras's loop runs once per _STEPS_PER_EXECUTION steps.
+        model.compile(
+            optimizer=self._make_optimizer(steps=len(batches) * self.epochs),
+            steps_per_execution=min(len(batches), _STEPS_PER_EXECUTION),
+        )
         history = model.fit(
             batches,
             epochs=self.epochs,
