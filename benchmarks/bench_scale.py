@@ -144,5 +144,6 @@ def main(argv=None):
     )
     report(table, "scale", title, lambda v: f"{v:,.3f}")
 
+
 if __name__ == "__main__":
     main()

@@ -186,5 +186,6 @@ def main(argv=None):
     )
     report(table, "speed", title, lambda v: f"{v:.3f}")
 
+
 if __name__ == "__main__":
     main()
