@@ -10,20 +10,21 @@ of 10^4 to 10^5 items and up to 10^6 users, and reports for each size:
   million training ratings, so that linear growth shows as a flat column;
 * peak resident memory of the process that generated the data and trained (``ru_maxrss``);
 * ``recommend`` latency per user (k = 10, seen items excluded) over 2,000 random users;
-* held-out RMSE (1% of the ratings) against the noise floor of the generator and the RMSE of
-  the training mean, so that speed is not bought with a model that learned nothing.
+* held-out RMSE (1% of the ratings) next to the RMSE of the training mean, so that speed is
+  not bought with a model that learned nothing.
 
 Each size runs in a fresh process, so peak memory is its own. The scale configuration is the
 default estimator (Adam, batch 1024) with ``embedding_dim=32`` and without the two settings
 whose cost per step grows with the data: ``implicit_feedback=False`` (the SVD++ term sums over
 every training rating at each step) and ``retrieval_negatives="in_batch"`` (the catalogue
 softmax scores every item at each step). The in-batch retrieval loss is summed over the batch
-(the Keras-RS example's convention), so its weight is the default's divided by the batch size. A dense users x items matrix at the largest size would take 100 GB of
-booleans: the run finishing on a 24 GB machine shows none is built.
+(the Keras-RS example's convention), so its weight is the default's divided by the batch
+size. A dense users x items matrix at the largest size would take 100 GB of booleans: the run
+finishing on a 24 GB machine shows none is built.
 
 Prints a table and writes ``benchmarks/results/scale.csv`` and ``.json``.
 
-    python benchmarks/bench_scale.py                    # both series (about 15 min on 2 cores)
+    python benchmarks/bench_scale.py                    # both series (about 13 min on 2 cores)
     python benchmarks/bench_scale.py --max-ratings 1e6  # the smaller sizes only
 """
 
@@ -95,6 +96,7 @@ def run_one(n_ratings, n_users, n_items):
     rmse = float(np.sqrt(np.mean((est.predict(test[["user_id", "movie_id"]]) - test["rating"]) ** 2)))
     mean_rmse = float(np.sqrt(np.mean((y.mean() - test["rating"]) ** 2)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    epoch_s = fit_s - compile_s
     return {
         "ratings": n_ratings,
         "users": n_users,
@@ -102,6 +104,8 @@ def run_one(n_ratings, n_users, n_items):
         "generate s": generate,
         "compile s": compile_s,
         "fit s": fit_s,
+        "epoch s": epoch_s,
+        "epoch s per 1M ratings": epoch_s / (len(X) / 1e6),
         "recommend ms/user": 1000 * recommend_s / len(users),
         "peak RSS MB": peak_mb,
         "RMSE": rmse,
@@ -132,9 +136,6 @@ def main(argv=None):
                 print(f"done: {size}", file=sys.stderr, flush=True)
             rows.append({"series": series, **done[size]})
     table = pd.DataFrame(rows).set_index(["series", "ratings"])
-
-    table["epoch s"] = table["fit s"] - table["compile s"]
-    table["epoch s per 1M ratings"] = table["epoch s"] / (0.99 * table.index.get_level_values("ratings") / 1e6)
 
     from skrec._keras import keras
 

@@ -1,6 +1,6 @@
 """Speed of skrec against a plain Keras script of the same model (BENCHMARK.md protocol S, part 1).
 
-Measures, in one process and after equal warm-up:
+Measures, after equal warm-up, with repeats interleaved between the two sides:
 
 * ``fit`` of protocol P3's multi-task configuration (the Keras-RS example's model, loss weights
   1 / 1, 80,000 ratings, 5 epochs): ``MultiTaskRecommender(**SEED_PARAMS)`` against the example's
@@ -8,7 +8,8 @@ Measures, in one process and after equal warm-up:
 * ``recommend`` for all 943 users, k = 10, seen items excluded, against a plain-Keras top-k over
   the score matrix with the seen items masked;
 * ``predict`` for 20,000 pairs, against the plain model's ``predict``;
-* the import time of skrec and the first fit (compilation included) apart from later fits.
+* the import time of skrec, and the first fit (compilation included) of each side in its own
+  fresh process, apart from later fits.
 
 Prints a table of median seconds and the skrec / plain ratio and writes it to
 ``benchmarks/results/speed.csv`` and ``.json``.

@@ -470,7 +470,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         for start in range(0, len(u), _PAIR_CHUNK):
             part = np.flatnonzero(known[start : start + _PAIR_CHUNK]) + start
             if len(part):
-                padded = _pad_to_bucket(part, _PAIR_CHUNK)
+                padded = _pad_to_bucket(part)
                 pred = keras.ops.convert_to_numpy(self.model_({"user": u[padded], "item": i[padded]})["rating"])
                 out[part] = pred[: len(part)] * ((high - low) or 1.0) + low
         if not known.all():
@@ -604,40 +604,37 @@ def _top_k(model, codes, k, seen, rating_blend):
     pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
     """
     retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
-    size = 1 << int(np.log2(max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items))))
+    size = 1 << (max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items)).bit_length() - 1)  # a power of two
     parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
-    rows, ranks, items, scores = (np.concatenate(column) for column in zip(*parts))
-    return rows, ranks, items, scores
+    return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
     # Users and seen pairs are padded to bucket sizes (repeating the last one), so that the
     # backend compiles its kernels for a few shapes, not for every request size.
-    queries = model.query_embeddings(model.user_vectors(_pad_to_bucket(chunk, _USER_CHUNK)), rating_blend)
+    queries = model.query_embeddings(model.user_vectors(_pad_to_bucket(chunk)), rating_blend)
     excluded = None
     if seen is not None:
         chunk_seen = seen[chunk]
         if chunk_seen.nnz:
-            pairs = np.stack([np.repeat(np.arange(len(chunk)), np.diff(chunk_seen.indptr)), chunk_seen.indices], axis=1)
-            excluded = _pad_to_bucket(pairs.astype("int32"))
+            coo = chunk_seen.tocoo()
+            excluded = _pad_to_bucket(np.stack([coo.row, coo.col], axis=1).astype("int32"))
     scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=excluded))
     keep = np.isfinite(scores)
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
 
 
-def _pad_to_bucket(rows, cap=None):
-    """``rows`` with its last row repeated up to the next bucket size (at most ``cap``).
+def _pad_to_bucket(rows):
+    """``rows`` with its last row repeated up to the next bucket size.
 
     Eager JAX compiles each operation once per input shape: padding requests to a few sizes
     keeps `predict` and `recommend` from compiling again for every new request size. Bucket
-    sizes are 4 per power of two (4, 5, 6, 7 times a power of two), so padding adds < 25%.
+    sizes are 4 per power of two (4, 5, 6, 7 times a power of two), so padding adds < 25% and
+    never takes a length past the next power of two (the chunk sizes are powers of two).
     """
-    n = max(len(rows), 1)
-    quantum = 1 << max(int(np.log2(n)) - 2, 0)
-    size = -(-n // quantum) * quantum
-    if cap is not None:
-        size = min(size, max(cap, len(rows)))
+    quantum = 1 << max(len(rows).bit_length() - 3, 0)
+    size = -(-len(rows) // quantum) * quantum
     return np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
 
 
