@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 
-_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SEED_PARAMS": "skrec._estimator", "load": "skrec._persistence"}
+_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SEED_PARAMS": "skrec._estimator", "load": "skrec._estimator"}
 _SUBMODULES = {"datasets", "metrics", "model_selection", "exceptions"}
 
 

@@ -4,15 +4,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from skrec import metrics
-from skrec._encoding import IdEncoder
-from skrec._keras import keras
-from skrec._model import ExcludingRetrieval, MultiTaskModel
+from skrec import _persistence, metrics
+from skrec._interactions import build_training_set
+from skrec._model import MultiTaskModel, check_same_architecture, copy_weights
+from skrec._retrieval import predict_scaled, top_k
+from skrec._training import TrainingOptions, multitask_score, train
 from skrec._validation import (
     check_interactions,
     check_k,
@@ -20,9 +20,9 @@ from skrec._validation import (
     check_ratings,
     check_side_frame,
 )
-from skrec.exceptions import ColdStartWarning, TrainingDivergedError
+from skrec.exceptions import ColdStartWarning
 
-__all__ = ["MultiTaskRecommender", "SEED_PARAMS"]
+__all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load"]
 
 #: The parameters of the Keras-RS example "Multi-task recommenders: retrieval + ranking":
 #: ``MultiTaskRecommender(**SEED_PARAMS)`` is that example's model (loss weights 1 and 1).
@@ -43,13 +43,6 @@ SEED_PARAMS = {
     "epochs": 5,
     "early_stopping": False,
 }
-
-# Users scored per call of the retrieval layer in `recommend`, and pairs per call of the
-# model in `predict`: bounds memory whatever the size of the request.
-_USER_CHUNK = 1024
-_SCORE_BUDGET = 1 << 24  # user x item scores held at once by `recommend` (64 MB of float32)
-_PAIR_CHUNK = 65536
-_STEPS_PER_EXECUTION = 32
 
 
 class MultiTaskRecommender(RegressorMixin, BaseEstimator):
@@ -279,28 +272,43 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         check_params(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
         ratings = check_ratings(y, len(user_ids))
+        item_frame = self._check_side_frames(users, items)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        data = self._training_set(user_ids, item_ids, ratings, seed)
+        model = self._build_model(data, seed)
+        history = self._train(model, data, seed)
+        # Fitted state is only set once training succeeded: an interrupted fit leaves the
+        # estimator as it was.
+        self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(item_frame, data))
+        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
+        return self
+
+    def _warm(self):
+        """Whether this fit continues the fitted model (``warm_start``)."""
+        return self.warm_start and self.__sklearn_is_fitted__()
+
+    def _check_side_frames(self, users, items):
+        """Validate the side frames; return ``items`` indexed by item id, or None."""
         if users is not None:
             check_side_frame(users, self.user_col, name="users")
-        item_frame = None if items is None else check_side_frame(items, self.item_col, name="items")
+        return None if items is None else check_side_frame(items, self.item_col, name="items")
 
-        warm = self.warm_start and self.__sklearn_is_fitted__()
-        if warm:
-            user_encoder = self._user_encoder.extended(user_ids)
-            item_encoder = self._item_encoder.extended(item_ids)
-            low, high = self.rating_range_
-        else:
-            user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
-            low, high = float(ratings.min()), float(ratings.max())
-        u, i = user_encoder.transform(user_ids), item_encoder.transform(item_ids)
-        scaled = (ratings - low) / ((high - low) or 1.0)
+    def _training_set(self, user_ids, item_ids, ratings, seed):
+        """Step 1: encode the ratings (extending the fitted vocabularies when warm)."""
+        return build_training_set(
+            user_ids,
+            item_ids,
+            ratings,
+            previous=self._interactions_ if self._warm() else None,
+            validation_fraction=self.validation_fraction if self.early_stopping else None,
+            seed=seed,
+        )
 
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        train, callbacks = np.arange(len(u)), [_StopOnDivergence()]
-        if self.early_stopping:
-            train, held_out = self._validation_split(len(u), seed)
+    def _build_model(self, data, seed):
+        """Step 2: a new Keras model sized for ``data`` (holding the fitted weights when warm)."""
         model = MultiTaskModel(
-            n_users=len(user_encoder),
-            n_items=len(item_encoder),
+            n_users=data.n_users,
+            n_items=data.n_items,
             embedding_dim=self.embedding_dim,
             layer_sizes=tuple(self.layer_sizes),
             rating_head=self.rating_head,
@@ -309,98 +317,62 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             retrieval_weight=self.retrieval_weight,
             ranking_weight=self.ranking_weight,
             l2=self.l2,
-            rating_mean=float(scaled[train].mean()),
+            rating_mean=data.rating_mean(),
             n_history=0,
             seed=seed,
         )
-        # The SVD++ term sums over every pair trained on, in this fit and (warm) before.
-        history_u, history_i = u[train], i[train]
-        if warm:
-            _check_same_architecture(self.model_, model)
+        history_u, history_i = data.history
+        if self._warm():
+            check_same_architecture(self.model_, model)
             if self.implicit_feedback:
-                history_u = np.concatenate([keras.ops.convert_to_numpy(self.model_.history_users), history_u])
-                history_i = np.concatenate([keras.ops.convert_to_numpy(self.model_.history_items), history_i])
+                # The SVD++ term sums over every pair trained on, in this fit and before.
+                old_u, old_i = self.model_.history_pairs()
+                history_u, history_i = np.concatenate([old_u, history_u]), np.concatenate([old_i, history_i])
         if self.implicit_feedback:
             model.n_history = len(history_u)
-        if self.early_stopping:
-            seen = _seen_matrix(u[train], i[train], len(user_encoder), len(item_encoder))
-            callbacks += [
-                _ValidationScore(u[held_out], i[held_out], scaled[held_out], seen, self.rating_blend),
-                keras.callbacks.EarlyStopping(
-                    monitor="val_score", mode="max", patience=self.n_iter_no_change, restore_best_weights=True
-                ),
-            ]
-        if warm:
-            _copy_weights(self.model_, model)
+        if self._warm():
+            copy_weights(self.model_, model)
         if self.implicit_feedback:
             model.set_history(history_u, history_i)
-        batches = _Batches(u[train], i[train], scaled[train].astype("float32"), self.batch_size, seed)
-        # Several steps per call into the trainer: the per-step callback and logging work of
-        # Keras's loop runs once per _STEPS_PER_EXECUTION steps.
-        model.compile(
-            optimizer=self._make_optimizer(steps=len(batches) * self.epochs),
-            steps_per_execution=min(len(batches), _STEPS_PER_EXECUTION),
-        )
-        history = model.fit(
-            batches,
+        return model
+
+    def _train(self, model, data, seed):
+        """Step 3: train ``model`` on ``data``; return the per-epoch history."""
+        options = TrainingOptions(
+            optimizer=self.optimizer,
+            optimizer_params=self.optimizer_params,
+            learning_rate=self.learning_rate,
+            lr_schedule=self.lr_schedule,
+            batch_size=self.batch_size,
             epochs=self.epochs,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            rating_blend=self.rating_blend,
             verbose=self.verbose,
-            callbacks=callbacks,
-            shuffle=False,  # `_Batches` shuffles with its own generator
         )
+        return train(model, data, options, seed)
 
-        # Fitted state is only set once training succeeded: an interrupted fit leaves the
-        # estimator as it was.
-        new_history = {name: [float(v) for v in values] for name, values in history.history.items()}
-        if warm:
-            seen_u, seen_i = _pairs(self._seen_)
-            prior = _rating_sums(self._seen_, self._fallback_, len(user_encoder), len(item_encoder))
-            new_history = {name: self.history_.get(name, []) + values for name, values in new_history.items()}
-            if item_frame is None and self.item_info_ is not None:
-                item_frame = self.item_info_
-            u_all, i_all = np.concatenate([seen_u, u]), np.concatenate([seen_i, i])
-        else:
-            prior, u_all, i_all = None, u, i
+    def _merged_history(self, history):
+        """This fit's history, appended to the earlier fits' when warm."""
+        if not self._warm():
+            return history
+        return {name: self.history_.get(name, []) + values for name, values in history.items()}
+
+    def _item_info(self, item_frame, data):
+        """The ``items`` frame restricted to the catalogue (the fitted one when warm and absent)."""
+        if item_frame is None and self._warm():
+            item_frame = self.item_info_
+        return None if item_frame is None else item_frame.reindex(data.interactions.items.index)
+
+    def _set_fitted_state(self, model, interactions, history, item_info):
+        """Step 4: the fitted attributes, set together (by ``fit`` and by :func:`load`)."""
         self.model_ = model
-        self.history_ = new_history
-        self.users_ = user_encoder.index
-        self.items_ = item_encoder.index
-        self.rating_range_ = (low, high)
-        self.item_info_ = None if item_frame is None else item_frame.reindex(item_encoder.index)
-        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
-        self._user_encoder, self._item_encoder = user_encoder, item_encoder
-        self._seen_ = _seen_matrix(u_all, i_all, len(user_encoder), len(item_encoder))
-        self._fallback_ = _mean_ratings(u, i, ratings, len(user_encoder), len(item_encoder), prior)
-        return self
-
-    def _validation_split(self, n, seed):
-        """Training and held-out row indices for early stopping: a seeded random split."""
-        order = np.random.default_rng([seed, 1]).permutation(n)
-        n_held_out = max(1, int(round(self.validation_fraction * n)))
-        if n_held_out >= n:
-            raise ValueError(
-                f"early_stopping holds out validation_fraction={self.validation_fraction} of the "
-                f"{n} ratings, i.e. {n_held_out}: it must leave at least one rating to train on. "
-                f"Pass more ratings, a smaller fraction, or early_stopping=False."
-            )
-        return np.sort(order[n_held_out:]), np.sort(order[:n_held_out])
-
-    def _make_optimizer(self, steps):
-        learning_rate = self.learning_rate
-        if self.lr_schedule == "cosine":
-            learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
-        try:
-            optimizer_class = type(keras.optimizers.get(self.optimizer))
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"`optimizer` must be the name of a Keras optimizer such as 'adam' or 'adagrad'; "
-                f"got {self.optimizer!r}."
-            ) from None
-        params = dict(self.optimizer_params or {})
-        try:
-            return optimizer_class(learning_rate=learning_rate, **params)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"`optimizer_params` {params} do not fit the {optimizer_class.__name__} optimizer: {exc}") from None
+        self.history_ = history
+        self.users_ = interactions.users.index
+        self.items_ = interactions.items.index
+        self.rating_range_ = interactions.rating_range
+        self.item_info_ = item_info
+        self._interactions_ = interactions
 
     def set_params(self, **params):
         """Set parameters; ``optimizer__<name>=value`` sets one entry of ``optimizer_params``.
@@ -428,9 +400,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         path : str or path-like
             Where to write; an existing file is replaced.
         """
-        from skrec._persistence import save
-
-        save(self, path)
+        check_is_fitted(self)
+        _persistence.save(
+            path,
+            params=self.get_params(),
+            model=self.model_,
+            interactions=self._interactions_,
+            history=self.history_,
+            item_info=self.item_info_,
+        )
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
@@ -460,25 +438,20 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
-        return self._predict_codes(self._user_encoder.transform(user_ids), self._item_encoder.transform(item_ids))
+        return self._predict_codes(*self._interactions_.encode(user_ids, item_ids))
 
     def _predict_codes(self, u, i):
         """Ratings of encoded pairs (``-1`` = unknown id), on the scale of ``y``."""
         known = (u >= 0) & (i >= 0)
         low, high = self.rating_range_
         out = np.empty(len(u), dtype=np.float64)
-        for start in range(0, len(u), _PAIR_CHUNK):
-            part = np.flatnonzero(known[start : start + _PAIR_CHUNK]) + start
-            if len(part):
-                padded = _pad_to_bucket(part)
-                pred = keras.ops.convert_to_numpy(self.model_({"user": u[padded], "item": i[padded]})["rating"])
-                out[part] = pred[: len(part)] * ((high - low) or 1.0) + low
+        if known.any():
+            out[known] = predict_scaled(self.model_, u[known], i[known]) * self._interactions_.span + low
         if not known.all():
             out[~known] = self._cold_start(u[~known], i[~known])
         return np.clip(out, low, high)
 
     def _cold_start(self, u, i):
-        global_mean, user_mean, item_mean = self._fallback_
         n_users, n_items = int((u < 0).sum()), int((i < 0).sum())
         warnings.warn(
             f"{len(u)} pair(s) have a user or item not seen in fit ({n_users} with an unknown "
@@ -487,7 +460,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ColdStartWarning,
             stacklevel=4,
         )
-        return np.where(u >= 0, user_mean[np.maximum(u, 0)], np.where(i >= 0, item_mean[np.maximum(i, 0)], global_mean))
+        return self._interactions_.cold_start_ratings(u, i)
 
     # ------------------------------------------------------------ recommend
     def recommend(self, user_ids, k=10, *, exclude_seen=True):
@@ -518,10 +491,17 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         k = check_k(k, len(self.items_))
+        codes = np.unique(self._known_user_codes(user_ids))  # sorted, as `users_` is
+        seen = self._interactions_.seen if exclude_seen else None
+        rows, ranks, items, scores = top_k(self.model_, codes, k, seen, self.rating_blend)
+        return self._recommendation_frame(rows, ranks, items, scores)
+
+    def _known_user_codes(self, user_ids):
+        """Embedding rows of the requested users; ``ValueError`` naming unknown ones."""
         requested = pd.Series([user_ids] if np.ndim(user_ids) == 0 else list(user_ids))
         if len(requested) == 0:
             raise ValueError("`user_ids` is empty: give at least one user id.")
-        codes = self._user_encoder.transform(requested)
+        codes = self._interactions_.users.transform(requested)
         unknown = pd.unique(requested[codes < 0])
         if len(unknown):
             shown = ", ".join(repr(x) for x in pd.Index(unknown[:5]).tolist())
@@ -529,13 +509,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"{len(unknown)} user id(s) not seen in fit: {shown}"
                 f"{', ...' if len(unknown) > 5 else ''}. recommend() only serves users in `users_`."
             )
-        codes = np.unique(codes)  # sorted, as `users_` is: the output is sorted by user
-        rows, ranks, items, scores = _top_k(self.model_, codes, k, self._seen_ if exclude_seen else None, self.rating_blend)
+        return codes
+
+    def _recommendation_frame(self, rows, ranks, items, scores):
+        """The long output frame of :meth:`recommend` from encoded top-k rows."""
         out = pd.DataFrame(
             {
-                self.user_col: self._user_encoder.inverse_transform(rows),
+                self.user_col: self._interactions_.users.inverse_transform(rows),
                 "rank": ranks,
-                self.item_col: self._item_encoder.inverse_transform(items),
+                self.item_col: self._interactions_.items.inverse_transform(items),
                 "score": scores,
             }
         )
@@ -575,201 +557,55 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
         ratings = check_ratings(y, len(user_ids))
-        low, high = self.rating_range_
-        span = (high - low) or 1.0
-        u = self._user_encoder.transform(user_ids)
-        rmse = float(np.sqrt(np.mean((self._predict_codes(u, self._item_encoder.transform(item_ids)) - ratings) ** 2)))
-        truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": (ratings - low) / span})
-        truth = truth[(truth["gain"] > 0) & (u >= 0)]
-        ndcg = 0.0
-        if len(truth):
-            recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
-            ndcg = metrics.ndcg_at_k(
-                truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain"
-            )
-        return _multitask_score(ndcg, rmse / span)
+        u, i = self._interactions_.encode(user_ids, item_ids)
+        span = self._interactions_.span
+        rmse = float(np.sqrt(np.mean((self._predict_codes(u, i) - ratings) ** 2)))
+        gains = (ratings - self.rating_range_[0]) / span
+        truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": gains})
+        return multitask_score(self._graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)]), rmse / span)
+
+    def _graded_ndcg(self, truth):
+        """NDCG@10 of the :meth:`recommend` lists of ``truth``'s users, graded by its gains."""
+        if not len(truth):
+            return 0.0
+        recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
+        return metrics.ndcg_at_k(truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain")
 
 
-def _multitask_score(ndcg, scaled_rmse):
-    """The default score: the mean of NDCG@10 and one minus the RMSE on the [0, 1] scale."""
-    return 0.5 * ndcg + 0.5 * (1.0 - scaled_rmse)
+def load(path):
+    """Read an estimator written by :meth:`MultiTaskRecommender.save`.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
 
-def _top_k(model, codes, k, seen, rating_blend):
-    """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
+    Returns
+    -------
+    estimator : MultiTaskRecommender
+        The fitted estimator, with the same ``predict``, ``recommend`` and ``score`` outputs as
+        the one that was saved (on the same backend).
 
-    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are scored
-    in chunks of at most ``_SCORE_BUDGET`` scores, so memory does not grow with their number;
-    each chunk's seen items are passed to the retrieval layer as a sparse list of (row, item)
-    pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
+    Raises
+    ------
+    ValueError
+        If the file is not a skrec model file, is truncated or corrupt, or was written by a
+        version of skrec or Keras this one cannot read.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os
+    >>> import skrec
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30]})
+    >>> rec = skrec.MultiTaskRecommender(epochs=1, random_state=0).fit(X, [5, 3, 4, 2])
+    >>> path = os.path.join(tempfile.mkdtemp(), "rec.skrec")
+    >>> rec.save(path)
+    >>> skrec.load(path).recommend([1], k=1).shape
+    (1, 4)
     """
-    retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
-    size = 1 << (max(1, min(_USER_CHUNK, _SCORE_BUDGET // model.n_items)).bit_length() - 1)  # a power of two
-    parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    state = _persistence.load(path)
+    estimator = MultiTaskRecommender(**state.params)
+    estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info)
+    estimator.n_features_in_ = 2
+    return estimator
 
-
-def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
-    # Users and seen pairs are padded to bucket sizes (repeating the last one), so that the
-    # backend compiles its kernels for a few shapes, not for every request size.
-    queries = model.query_embeddings(model.user_vectors(_pad_to_bucket(chunk)), rating_blend)
-    excluded = None
-    if seen is not None:
-        chunk_seen = seen[chunk]
-        if chunk_seen.nnz:
-            coo = chunk_seen.tocoo()
-            excluded = _pad_to_bucket(np.stack([coo.row, coo.col], axis=1).astype("int32"))
-    scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=excluded))
-    keep = np.isfinite(scores)
-    rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
-    return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
-
-
-def _pad_to_bucket(rows):
-    """``rows`` with its last row repeated up to the next bucket size.
-
-    Eager JAX compiles each operation once per input shape: padding requests to a few sizes
-    keeps `predict` and `recommend` from compiling again for every new request size. Bucket
-    sizes are 4 per power of two (4, 5, 6, 7 times a power of two), so padding adds < 25% and
-    never takes a length past the next power of two (the chunk sizes are powers of two).
-    """
-    quantum = 1 << max(len(rows).bit_length() - 3, 0)
-    size = -(-len(rows) // quantum) * quantum
-    return np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
-
-
-def _seen_matrix(u, i, n_users, n_items):
-    """Boolean CSR (users x items) of the pairs ``(u[j], i[j])``, duplicates merged."""
-    seen = sp.csr_matrix((np.ones(len(u), dtype=bool), (u, i)), shape=(n_users, n_items))
-    seen.sum_duplicates()
-    return seen
-
-
-class _ValidationScore(keras.callbacks.Callback):
-    """Adds ``val_score``, the default score on held-out training ratings, to each epoch's logs.
-
-    It is what early stopping watches: ``0.5 * NDCG@10 + 0.5 * (1 - RMSE)`` on the ``[0, 1]``
-    rating scale, the NDCG graded by the held-out ratings over the items each user did not
-    rate in the rest of the training data.
-    """
-
-    def __init__(self, users, items, ratings, seen, rating_blend):
-        super().__init__()
-        self.users, self.items, self.ratings = users, items, ratings
-        self.seen, self.rating_blend = seen, rating_blend
-        truth = pd.DataFrame({"user": users, "item": items, "gain": ratings})
-        self.truth = truth[truth["gain"] > 0]
-
-    def on_epoch_end(self, epoch, logs=None):
-        predicted = keras.ops.convert_to_numpy(self.model({"user": self.users, "item": self.items})["rating"])
-        rmse = float(np.sqrt(np.mean((np.clip(predicted, 0.0, 1.0) - self.ratings) ** 2)))
-        ndcg = 0.0
-        if len(self.truth):
-            codes = np.unique(self.truth["user"].to_numpy())
-            rows, ranks, items, _ = _top_k(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend)
-            recommended = pd.DataFrame({"user": rows, "rank": ranks, "item": items})
-            ndcg = metrics.ndcg_at_k(self.truth, recommended, k=10, user_col="user", item_col="item", gain_col="gain")
-        logs["val_score"] = _multitask_score(ndcg, rmse)
-        logs["val_ndcg"] = ndcg
-        logs["val_rmse"] = rmse
-
-
-class _Batches(keras.utils.PyDataset):
-    """Shuffled mini-batches of encoded ratings, reshuffled each epoch by a private generator.
-
-    All batches have ``batch_size`` rows (unless the data set is smaller): the last one is
-    completed with the epoch's first rows, which are then seen twice in that epoch.
-
-    Owning the shuffle (rather than ``model.fit(shuffle=True)``, which draws from NumPy's or
-    TensorFlow's global generator) makes training reproducible without touching global state.
-    """
-
-    def __init__(self, users, items, ratings, batch_size, seed):
-        super().__init__()
-        self._data = (users.astype("int32"), items.astype("int32"), ratings)
-        self._batch_size = batch_size
-        self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(len(ratings))
-
-    def __len__(self):
-        return -(-len(self._order) // self._batch_size)
-
-    def __getitem__(self, index):
-        rows = self._order[index * self._batch_size : (index + 1) * self._batch_size]
-        if 0 < len(rows) < self._batch_size <= len(self._order):
-            # Top the last batch up with the epoch's first rows (distinct from its own), so that
-            # every step has one shape and the train step compiles once instead of twice.
-            rows = np.concatenate([rows, self._order[: self._batch_size - len(rows)]])
-        users, items, ratings = (a[rows] for a in self._data)
-        return {"user": users, "item": items}, ratings
-
-    def on_epoch_end(self):
-        self._order = self._rng.permutation(len(self._order))
-
-
-class _StopOnDivergence(keras.callbacks.Callback):
-    """Raise :class:`TrainingDivergedError` naming the epoch when the loss stops being finite."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(loss):
-            raise TrainingDivergedError(
-                f"Training diverged: the loss is {loss} at epoch {epoch + 1}. "
-                f"Lower `learning_rate` or `retrieval_weight`."
-            )
-
-
-def _mean_ratings(u, i, ratings, n_users, n_items, prior=None):
-    """Global, per-user and per-item mean training ratings: the cold-start fallbacks.
-
-    ``prior`` holds the (sum, count) of ratings of earlier fits (warm start), or None.
-    """
-    (g_sum, g_count), (u_sum, u_count), (i_sum, i_count) = prior or ((0.0, 0), (0.0, 0), (0.0, 0))
-    user_sum = np.bincount(u, ratings, n_users) + u_sum
-    user_count = np.bincount(u, minlength=n_users) + u_count
-    item_sum = np.bincount(i, ratings, n_items) + i_sum
-    item_count = np.bincount(i, minlength=n_items) + i_count
-    global_mean = (ratings.sum() + g_sum) / (len(ratings) + g_count)
-    return float(global_mean), user_sum / np.maximum(user_count, 1), item_sum / np.maximum(item_count, 1)
-
-
-def _rating_sums(seen, fallback, n_users, n_items):
-    """(sum, count) of earlier ratings recovered from their means and the seen pairs."""
-    global_mean, user_mean, item_mean = fallback
-    user_count = np.diff(seen.indptr)
-    item_count = np.bincount(seen.indices, minlength=seen.shape[1])
-    pad = lambda a, n: np.pad(a, (0, n - len(a)))  # noqa: E731
-    return (
-        (global_mean * seen.nnz, seen.nnz),
-        (pad(user_mean * user_count, n_users), pad(user_count, n_users)),
-        (pad(item_mean * item_count, n_items), pad(item_count, n_items)),
-    )
-
-
-def _pairs(seen):
-    """The (user, item) code pairs of a CSR matrix."""
-    return np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices
-
-
-def _check_same_architecture(old, new):
-    sizes = ("n_users", "n_items", "n_history", "rating_mean", "seed", "name", "trainable", "dtype")
-    old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
-    new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
-    if old_config != new_config:
-        changed = sorted(k for k in old_config if old_config[k] != new_config.get(k))
-        raise ValueError(
-            f"warm_start continues the fitted model, so its architecture must not change; "
-            f"these parameters differ from the fitted model: {changed}. Set warm_start=False to refit."
-        )
-
-
-def _copy_weights(old, new):
-    """Copy ``old``'s weights into ``new``, whose user and item tables may have more rows."""
-    new.build()
-    for target, source in zip(new.weights, old.weights):
-        value = keras.ops.convert_to_numpy(source)
-        if tuple(target.shape) != value.shape:
-            grown = keras.ops.convert_to_numpy(target).copy()
-            grown[: value.shape[0]] = value
-            value = grown
-        target.assign(value)

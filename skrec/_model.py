@@ -11,7 +11,7 @@ from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["MultiTaskModel", "ExcludingRetrieval"]
+__all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights"]
 
 
 @keras.saving.register_keras_serializable(package="skrec")
@@ -161,6 +161,10 @@ class MultiTaskModel(keras.Model):
         self.history_users.assign(np.asarray(users, dtype="int32"))
         self.history_items.assign(np.asarray(items, dtype="int32"))
 
+    def history_pairs(self):
+        """The recorded SVD++ pairs, as two NumPy arrays (users, items)."""
+        return ops.convert_to_numpy(self.history_users), ops.convert_to_numpy(self.history_items)
+
     # ---------------------------------------------------------------- towers
     def user_vectors(self, users):
         """User vectors (table row plus SVD++ term) of ``users``, shape ``[n, dim]``."""
@@ -282,32 +286,32 @@ def in_batch_softmax_loss(query, candidates):
     return ops.sum(per_example)
 
 
-class ExcludingRetrieval(keras_rs.layers.BruteForceRetrieval):
-    """keras-rs ``BruteForceRetrieval`` that can leave given (query, candidate) pairs out.
+def check_same_architecture(old, new):
+    """Raise ``ValueError`` naming the parameters in which ``new`` differs from ``old``.
 
-    ``excluded`` is an ``[m, 2]`` integer array of (query row, candidate index) pairs whose
-    scores are set to ``-inf`` before the top-k, so that the top-k holds no excluded item
-    (unless fewer than ``k`` items are left: their scores then come back as ``-inf``). It is a
-    sparse list, never a dense queries x candidates mask.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> layer = ExcludingRetrieval(candidate_embeddings=np.eye(3, dtype="float32"), k=1)
-    >>> scores, ids = layer(np.array([[0.0, 2.0, 1.0]], dtype="float32"), excluded=np.array([[0, 1]]))
-    >>> ops.convert_to_numpy(ids).tolist()
-    [[2]]
+    Table sizes, the initial mean, the seed and the history length may differ (warm start).
     """
+    sizes = ("n_users", "n_items", "n_history", "rating_mean", "seed", "name", "trainable", "dtype")
+    old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
+    new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
+    if old_config != new_config:
+        changed = sorted(k for k in old_config if old_config[k] != new_config.get(k))
+        raise ValueError(
+            f"warm_start continues the fitted model, so its architecture must not change; "
+            f"these parameters differ from the fitted model: {changed}. Set warm_start=False to refit."
+        )
 
-    def call(self, inputs, excluded=None):
-        scores = self.compute_score(inputs, self.candidate_embeddings)
-        if excluded is not None:
-            fill = ops.full((ops.shape(excluded)[0],), float("-inf"), dtype=scores.dtype)
-            scores = ops.scatter_update(scores, excluded, fill)
-        top_scores, top_ids = ops.top_k(scores, k=self.k)
-        if self.candidate_ids is not None:
-            top_ids = ops.take(self.candidate_ids, top_ids, axis=0)
-        return (top_scores, top_ids) if self.return_scores else top_ids
+
+def copy_weights(old, new):
+    """Copy ``old``'s weights into ``new``, whose user and item tables may have more rows."""
+    new.build()
+    for target, source in zip(new.weights, old.weights):
+        value = ops.convert_to_numpy(source)
+        if tuple(target.shape) != value.shape:
+            grown = ops.convert_to_numpy(target).copy()
+            grown[: value.shape[0]] = value
+            value = grown
+        target.assign(value)
 
 
 def _seed_sequence(seed, n):

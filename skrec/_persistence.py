@@ -1,4 +1,4 @@
-"""Save and load a fitted MultiTaskRecommender in a file that executes no code when loaded.
+"""Save and load the parts of a fitted MultiTaskRecommender in a file that executes no code when loaded.
 
 The file is a zip archive holding:
 
@@ -19,86 +19,71 @@ import pathlib
 import tempfile
 import zipfile
 import zlib
+from collections import namedtuple
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["save", "load"]
+from skrec._encoding import IdEncoder
+from skrec._interactions import Interactions
+
+__all__ = ["SavedState", "save", "load"]
 
 FORMAT_VERSION = 1
 
 
-def save(estimator, path):
-    """Write a fitted estimator to ``path`` (see :meth:`MultiTaskRecommender.save`)."""
-    from sklearn.utils.validation import check_is_fitted
+SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info"])
+SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
 
+
+def save(path, *, params, model, interactions, history, item_info):
+    """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`)."""
     from skrec import __version__
     from skrec._keras import keras
 
-    check_is_fitted(estimator)
     metadata = {
         "format": FORMAT_VERSION,
         "skrec_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
-        "params": _json_params(estimator.get_params()),
-        "rating_range": list(estimator.rating_range_),
-        "history": estimator.history_,
-        "global_mean": estimator._fallback_[0],
+        "params": _json_params(params),
+        "rating_range": list(interactions.rating_range),
+        "history": history,
+        "global_mean": interactions.fallback[0],
     }
-    seen = estimator._seen_
     arrays = {
-        "users": _id_array(estimator.users_),
-        "items": _id_array(estimator.items_),
-        "seen_indptr": seen.indptr,
-        "seen_indices": seen.indices,
-        "user_mean": estimator._fallback_[1],
-        "item_mean": estimator._fallback_[2],
+        "users": _id_array(interactions.users.index),
+        "items": _id_array(interactions.items.index),
+        "seen_indptr": interactions.seen.indptr,
+        "seen_indices": interactions.seen.indices,
+        "user_mean": interactions.fallback[1],
+        "item_mean": interactions.fallback[2],
     }
-    model_bytes = _keras_archive_bytes(estimator.model_)
+    model_bytes = _keras_archive_bytes(model)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("metadata.json", json.dumps(metadata))
         archive.writestr("arrays.npz", buffer.getvalue())
         archive.writestr("model.keras", model_bytes)
-        if estimator.item_info_ is not None:
-            archive.writestr("items.json", estimator.item_info_.reset_index().to_json(orient="table", index=False))
+        if item_info is not None:
+            archive.writestr("items.json", item_info.reset_index().to_json(orient="table", index=False))
 
 
 def load(path):
-    """Read an estimator written by :meth:`MultiTaskRecommender.save`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file.
+    """Read the parts of an estimator written by :func:`save` (see :func:`skrec.load`).
 
     Returns
     -------
-    estimator : MultiTaskRecommender
-        The fitted estimator, with the same ``predict``, ``recommend`` and ``score`` outputs as
-        the one that was saved (on the same backend).
+    SavedState
 
     Raises
     ------
     ValueError
         If the file is not a skrec model file, is truncated or corrupt, or was written by a
         version of skrec or Keras this one cannot read.
-
-    Examples
-    --------
-    >>> import pandas as pd, tempfile, os
-    >>> import skrec
-    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30]})
-    >>> rec = skrec.MultiTaskRecommender(epochs=1, random_state=0).fit(X, [5, 3, 4, 2])
-    >>> path = os.path.join(tempfile.mkdtemp(), "rec.skrec")
-    >>> rec.save(path)
-    >>> skrec.load(path).recommend([1], k=1).shape
-    (1, 4)
     """
-    from skrec._estimator import MultiTaskRecommender
     from skrec._keras import keras
 
     try:
@@ -114,31 +99,23 @@ def load(path):
         raise ValueError(f"{path} is not a skrec model file, or it is truncated or corrupt ({exc}).") from None
 
     params = dict(metadata["params"], layer_sizes=tuple(metadata["params"]["layer_sizes"]))
-    estimator = MultiTaskRecommender(**params)
-    estimator.model_ = _load_keras_archive(model_bytes, keras, path)
-    _restore_state(estimator, metadata, arrays, items_json)
-    return estimator
+    model = _load_keras_archive(model_bytes, keras, path)
+    interactions = _interactions(params, metadata, arrays)
+    item_info = None
+    if items_json is not None:
+        item_info = pd.read_json(io.StringIO(items_json), orient="table").set_index(params["item_col"])
+    return SavedState(params, model, interactions, metadata["history"], item_info)
 
 
-def _restore_state(estimator, metadata, arrays, items_json):
-    from skrec._encoding import IdEncoder
-
-    users = IdEncoder.from_index(pd.Index(arrays["users"], name=estimator.user_col))
-    items = IdEncoder.from_index(pd.Index(arrays["items"], name=estimator.item_col))
-    estimator.history_ = metadata["history"]
-    estimator.users_, estimator.items_ = users.index, items.index
-    estimator.rating_range_ = tuple(metadata["rating_range"])
-    estimator.n_features_in_ = 2
-    estimator._user_encoder, estimator._item_encoder = users, items
-    estimator._seen_ = sp.csr_matrix(
+def _interactions(params, metadata, arrays):
+    users = IdEncoder.from_index(pd.Index(arrays["users"], name=params["user_col"]))
+    items = IdEncoder.from_index(pd.Index(arrays["items"], name=params["item_col"]))
+    seen = sp.csr_matrix(
         (np.ones(len(arrays["seen_indices"]), dtype=bool), arrays["seen_indices"], arrays["seen_indptr"]),
         shape=(len(users), len(items)),
     )
-    estimator._fallback_ = (metadata["global_mean"], arrays["user_mean"], arrays["item_mean"])
-    item_info = None
-    if items_json is not None:
-        item_info = pd.read_json(io.StringIO(items_json), orient="table").set_index(estimator.item_col)
-    estimator.item_info_ = item_info
+    fallback = (metadata["global_mean"], arrays["user_mean"], arrays["item_mean"])
+    return Interactions(users, items, tuple(metadata["rating_range"]), seen, fallback)
 
 
 def _check_versions(metadata, path, keras):

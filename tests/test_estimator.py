@@ -170,7 +170,7 @@ def test_recommend_batch_equals_per_user(fitted):
 def test_recommend_in_small_chunks_equals_one_chunk(fitted, monkeypatch):
     # A memory budget of two users' scores splits the request into many chunks: same answer.
     whole = fitted.recommend(fitted.users_, k=4)
-    monkeypatch.setattr("skrec._estimator._SCORE_BUDGET", 2 * len(fitted.items_))
+    monkeypatch.setattr("skrec._retrieval.SCORE_BUDGET", 2 * len(fitted.items_))
     pd.testing.assert_frame_equal(fitted.recommend(fitted.users_, k=4), whole)
 
 
@@ -366,7 +366,7 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings)
     users, items = np.repeat(codes, len(est.items_)), np.tile(np.arange(len(est.items_)), len(codes))
     rating = keras_numpy(model({"user": users, "item": items})["rating"]).reshape(len(codes), -1)
     blended = logits + est.rating_blend * rating
-    blended[est._seen_.toarray()] = -np.inf
+    blended[est._interactions_.seen.toarray()] = -np.inf
     expected = np.argsort(-blended, axis=1, kind="stable")[:, :5]
     recs = est.recommend(est.users_, k=5)
     got = est.items_.get_indexer(recs["movie_id"]).reshape(len(codes), 5)
@@ -426,7 +426,7 @@ def test_fit_rejects_bad_model_options(ratings, params, match):
 def test_training_batches_have_one_shape_and_cover_every_rating():
     # One batch shape means one compiled training step; the short last batch is completed with
     # rows from the epoch's start, and every rating is still seen in each epoch.
-    from skrec._estimator import _Batches
+    from skrec._interactions import RatingBatches as _Batches
 
     batches = _Batches(np.arange(10), np.arange(10), np.arange(10, dtype="float32"), 4, seed=0)
     for _ in range(2):

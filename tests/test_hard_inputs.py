@@ -112,7 +112,7 @@ def test_a_diverging_fit_names_the_epoch_and_leaves_the_estimator_unfitted(ratin
 
 
 def test_keyboard_interrupt_leaves_the_previous_state(ratings, monkeypatch):
-    import skrec._estimator as module
+    import skrec._interactions as module
 
     est = fit(ratings, ratings["rating"])
     before = est.predict(ratings)
@@ -120,7 +120,7 @@ def test_keyboard_interrupt_leaves_the_previous_state(ratings, monkeypatch):
     def interrupt(self, index):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(module._Batches, "__getitem__", interrupt)
+    monkeypatch.setattr(module.RatingBatches, "__getitem__", interrupt)
     with pytest.raises(KeyboardInterrupt):
         est.set_params(embedding_dim=4).fit(ratings, ratings["rating"])
     np.testing.assert_array_equal(est.predict(ratings), before)  # the old model, not a half-fitted one

@@ -1,0 +1,105 @@
+"""Serving a fitted model: top-k retrieval with seen items excluded, and chunked rating predictions.
+
+Both work on encoded ids (embedding rows) and bound their memory whatever the size of the
+request: users are scored in chunks of at most ``SCORE_BUDGET`` user x item scores, pairs in
+chunks of ``PAIR_CHUNK``. Requests are padded to a few bucket sizes so that the backend
+compiles its kernels for a few shapes, not for every request size.
+"""
+
+import numpy as np
+
+from skrec._keras import keras, keras_rs
+
+ops = keras.ops
+
+__all__ = ["ExcludingRetrieval", "top_k", "predict_scaled", "pad_to_bucket"]
+
+# Users scored per call of the retrieval layer, and pairs per call of the model in `predict`.
+USER_CHUNK = 1024
+SCORE_BUDGET = 1 << 24  # user x item scores held at once by `top_k` (64 MB of float32)
+PAIR_CHUNK = 65536
+
+
+class ExcludingRetrieval(keras_rs.layers.BruteForceRetrieval):
+    """keras-rs ``BruteForceRetrieval`` that can leave given (query, candidate) pairs out.
+
+    ``excluded`` is an ``[m, 2]`` integer array of (query row, candidate index) pairs whose
+    scores are set to ``-inf`` before the top-k, so that the top-k holds no excluded item
+    (unless fewer than ``k`` items are left: their scores then come back as ``-inf``). It is a
+    sparse list, never a dense queries x candidates mask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = ExcludingRetrieval(candidate_embeddings=np.eye(3, dtype="float32"), k=1)
+    >>> scores, ids = layer(np.array([[0.0, 2.0, 1.0]], dtype="float32"), excluded=np.array([[0, 1]]))
+    >>> ops.convert_to_numpy(ids).tolist()
+    [[2]]
+    """
+
+    def call(self, inputs, excluded=None):
+        scores = self.compute_score(inputs, self.candidate_embeddings)
+        if excluded is not None:
+            fill = ops.full((ops.shape(excluded)[0],), float("-inf"), dtype=scores.dtype)
+            scores = ops.scatter_update(scores, excluded, fill)
+        top_scores, top_ids = ops.top_k(scores, k=self.k)
+        if self.candidate_ids is not None:
+            top_ids = ops.take(self.candidate_ids, top_ids, axis=0)
+        return (top_scores, top_ids) if self.return_scores else top_ids
+
+
+def top_k(model, codes, k, seen, rating_blend):
+    """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
+
+    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are scored
+    in chunks of at most ``SCORE_BUDGET`` scores, so memory does not grow with their number;
+    each chunk's seen items are passed to the retrieval layer as a sparse list of (row, item)
+    pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
+    """
+    retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
+    size = 1 << (max(1, min(USER_CHUNK, SCORE_BUDGET // model.n_items)).bit_length() - 1)  # a power of two
+    parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
+    queries = model.query_embeddings(model.user_vectors(pad_to_bucket(chunk)), rating_blend)
+    scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=_excluded_pairs(chunk, seen)))
+    keep = np.isfinite(scores)
+    rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
+    return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
+
+
+def _excluded_pairs(chunk, seen):
+    """The (row in chunk, item) pairs of ``seen`` for the users of ``chunk``, padded; or None."""
+    if seen is None:
+        return None
+    chunk_seen = seen[chunk]
+    if not chunk_seen.nnz:
+        return None
+    coo = chunk_seen.tocoo()
+    return pad_to_bucket(np.stack([coo.row, coo.col], axis=1).astype("int32"))
+
+
+def predict_scaled(model, u, i):
+    """Predicted ratings on the ``[0, 1]`` training scale of known pairs (codes ``>= 0``)."""
+    out = np.empty(len(u), dtype=np.float64)
+    for start in range(0, len(u), PAIR_CHUNK):
+        part = np.arange(start, min(start + PAIR_CHUNK, len(u)))
+        padded = pad_to_bucket(part)
+        pred = keras.ops.convert_to_numpy(model({"user": u[padded], "item": i[padded]})["rating"])
+        out[part] = pred[: len(part)]
+    return out
+
+
+def pad_to_bucket(rows):
+    """``rows`` with its last row repeated up to the next bucket size.
+
+    Eager JAX compiles each operation once per input shape: padding requests to a few sizes
+    keeps `predict` and `recommend` from compiling again for every new request size. Bucket
+    sizes are 4 per power of two (4, 5, 6, 7 times a power of two), so padding adds < 25% and
+    never takes a length past the next power of two (the chunk sizes are powers of two).
+    """
+    quantum = 1 << max(len(rows).bit_length() - 3, 0)
+    size = -(-len(rows) // quantum) * quantum
+    return np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
