@@ -297,6 +297,273 @@ def test_coverage_validation():
 
 
 # --------------------------------------------------------------------------------------------
+# Malformed rankings (issue #16, item 4): an error naming the fault, or a rule that keeps the
+# metric in range
+# --------------------------------------------------------------------------------------------
+
+
+def one_user_list(ranks, items, user=1):
+    return pd.DataFrame({"user_id": [user] * len(items), "rank": ranks, "movie_id": items})
+
+
+FIVE_RELEVANT = pd.DataFrame({"user_id": [1] * 5, "movie_id": [1, 2, 3, 4, 5]})
+
+
+def assert_raises_exactly(message, metric, *args, **kwargs):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        metric(*args, **kwargs)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_tied_ranks_raise(metric):
+    # The issue's example: five items all at rank 1 gave NDCG@2 = 1.23, MAP@2 = 1.5.
+    recommended = one_user_list([1] * 5, [1, 2, 3, 4, 5])
+    message = (
+        f"{metric.__name__}: the ranks of 'recommended' must be distinct within each user; "
+        "1 user(s) have tied ranks (first: user 1, ranks [1, 1, 1, 1, 1]). Number each user's "
+        "items 1, 2, 3, ... without ties."
+    )
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended, k=2)
+
+
+def test_tied_ranks_count_users_and_shorten_long_lists():
+    # Users 2 and 3 tie; the message names the first in row order and shows 10 of its ranks.
+    recommended = pd.concat([
+        one_user_list([1, 2], [1, 2], user=1),
+        one_user_list([1] * 12, list(range(12)), user=2),
+        one_user_list([1, 2, 2], [1, 2, 3], user=3),
+    ])
+    message = (
+        "recall_at_k: the ranks of 'recommended' must be distinct within each user; 2 user(s) "
+        "have tied ranks (first: user 2, ranks [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ...]). Number "
+        "each user's items 1, 2, 3, ... without ties."
+    )
+    assert_raises_exactly(message, recall_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize(
+    "recommended",
+    [
+        one_user_list([1, 2, 5, 5], [1, 2, 3, 4]),  # the tie is past k
+        pd.concat([one_user_list([1, 2], [1, 2]), one_user_list([5, 5], [1, 2], user=9)]),
+    ],
+    ids=["past-k", "user-not-in-relevant"],
+)
+def test_ties_anywhere_in_the_frame_raise(recommended):
+    with pytest.raises(ValueError, match=r"must be distinct within each user; 1 user\(s\) have"):
+        ndcg_at_k(FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_repeated_item_raises(metric):
+    recommended = one_user_list([1, 2, 3], [4, 5, 4])
+    message = (
+        f"{metric.__name__}: each user's list in 'recommended' must hold distinct items; "
+        "1 user(s) list an item more than once (first: user 1, item 4 at ranks [1, 3])."
+    )
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended, k=2)
+    # Without a rank column the ranks in the message are the row positions.
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended.drop(columns="rank"), k=2)
+
+
+@pytest.mark.parametrize(
+    "ranks, shown",
+    [
+        ([1.0, np.nan, 3.0], "nan"),
+        ([1, 0, 3], "0"),
+        ([1, -2, 3], "-2"),
+        ([1.0, 1.5, 3.0], "1.5"),
+        ([1.0, np.inf, 3.0], "inf"),
+        (pd.array([1, None, 3], dtype="Int64"), "<NA>"),
+    ],
+    ids=["nan", "zero", "negative", "fraction", "inf", "pd.NA"],
+)
+def test_ranks_must_be_whole_numbers_from_1(ranks, shown):
+    recommended = one_user_list(ranks, [1, 2, 3], user="u1").set_axis([10, 11, 12])
+    message = (
+        "map_at_k: column 'rank' of 'recommended' must hold whole numbers >= 1 (1 = best); "
+        f"1 value(s) are not (first: {shown} at index 11, user 'u1')."
+    )
+    assert_raises_exactly(message, map_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("ranks, dtype", [(["1", "2"], "str"), ([True, False], "bool")])
+def test_rank_column_must_be_numeric(ranks, dtype):
+    recommended = pd.DataFrame({"user_id": [1, 1], "rank": ranks, "movie_id": [1, 2]})
+    recommended["rank"] = recommended["rank"].astype(dtype)
+    message = (
+        "precision_at_k: column 'rank' of 'recommended' must hold numbers (1 = best). Got "
+        f"dtype {recommended['rank'].dtype} instead."
+    )
+    assert_raises_exactly(message, precision_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("frame", ["relevant", "recommended"])
+@pytest.mark.parametrize("column", ["user_id", "movie_id"])
+def test_missing_ids_raise(frame, column):
+    relevant, recommended = toy_frames()
+    frames = {"relevant": relevant, "recommended": recommended}
+    frames[frame] = frames[frame].astype({column: float})
+    frames[frame].loc[2, column] = np.nan
+    message = (
+        f"hit_rate_at_k: column {column!r} of {frame!r} holds 1 missing value(s) (first at "
+        "index 2). Drop or fill those rows."
+    )
+    assert_raises_exactly(message, hit_rate_at_k, frames["relevant"], frames["recommended"], k=3)
+
+
+def test_coverage_checks_rank_values_and_item_ids():
+    _, recommended = toy_frames()
+    bad_rank = recommended.assign(rank=recommended["rank"].astype(float).replace(3.0, 0.5))
+    message = (
+        "coverage_at_k: column 'rank' of 'recommended' must hold whole numbers >= 1 (1 = best); "
+        "3 value(s) are not (first: 0.5 at index 2)."
+    )
+    assert_raises_exactly(message, coverage_at_k, bad_rank, n_items=16, k=3)
+    no_item = recommended.astype({"movie_id": float})
+    no_item.loc[4, "movie_id"] = np.nan
+    message = (
+        "coverage_at_k: column 'movie_id' of 'recommended' holds 1 missing value(s) (first at "
+        "index 4). Drop or fill those rows."
+    )
+    assert_raises_exactly(message, coverage_at_k, no_item, n_items=16, k=3)
+
+
+# Ranks with gaps, k = 5: user 1's list is 10 at rank 1, 11 at rank 3, 12 at rank 7 (past k),
+# relevant {10, 11, 12, 13}. The gaps are positions holding items not in the frame.
+# recall    = 2 / 4
+# precision = 2 / 5
+# NDCG      = (1 + 1/log2(4)) / (1 + 1/log2(3) + 1/log2(4) + 1/log2(5))
+# MAP       = (P@1 + P@3) / min(4, 5) = (1 + 2/3) / 4 = 5/12
+GAPS_EXPECTED = {
+    recall_at_k: 0.5,
+    precision_at_k: 0.4,
+    hit_rate_at_k: 1.0,
+    ndcg_at_k: 1.5 / (1 + 1 / LOG2_3 + 0.5 + 1 / np.log2(5)),
+    map_at_k: 5 / 12,
+}
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_ranks_with_gaps_are_positions(metric):
+    recommended = one_user_list([1, 3, 7], [10, 11, 12])
+    relevant = pd.DataFrame({"user_id": [1] * 4, "movie_id": [10, 11, 12, 13]})
+    assert metric(relevant, recommended, k=5) == pytest.approx(GAPS_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_rows_past_k_are_ignored_without_a_rank_column(metric):
+    # The k = 2 values of the toy problem (see test_only_the_first_k_ranks_count), from lists of
+    # 3 rows that carry no rank column.
+    relevant, recommended = toy_frames()
+    unranked = recommended.drop(columns=["rank", "score"])
+    assert metric(relevant, unranked, k=2) == metric(relevant, recommended, k=2)
+    assert recall_at_k(relevant, unranked, k=2) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_row_order_does_not_matter_with_a_rank_column(metric):
+    relevant, recommended = toy_frames()
+    shuffled = recommended.sample(frac=1.0, random_state=0)
+    assert not shuffled["rank"].is_monotonic_increasing
+    assert metric(relevant, shuffled, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_interleaved_users_without_a_rank_column(metric):
+    # Rows of different users may interleave; each user's own rows keep their order.
+    relevant, recommended = toy_frames()
+    interleaved = recommended.sort_values(["rank", "user_id"], kind="stable")
+    assert interleaved["user_id"].tolist()[:4] == [1, 2, 3, 4]
+    unranked = interleaved.drop(columns=["rank", "score"])
+    assert metric(relevant, unranked, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Int64", "uint8"])
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_whole_number_ranks_of_any_numeric_dtype(metric, dtype):
+    relevant, recommended = toy_frames()
+    recommended = recommended.astype({"rank": dtype})
+    assert metric(relevant, recommended, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_empty_recommended_scores_zero(metric):
+    # `pd.DataFrame(columns=...)` gives object columns; no list means no hit.
+    empty = pd.DataFrame(columns=["user_id", "rank", "movie_id"])
+    assert metric(FIVE_RELEVANT, empty, k=2) == 0.0
+    assert metric(FIVE_RELEVANT, empty.drop(columns="rank"), k=2) == 0.0
+
+
+def test_graded_ndcg_duplicate_pair_uses_its_first_gain():
+    # List [11, 10]; relevant rows (11, gain 1), (11, gain 3), (10, gain 2): item 11 keeps 1.
+    # DCG = 1 + 2/log2(3); ideal = 2 + 1/log2(3). With the last gain (3) it would be 1.
+    recommended = one_user_list([1, 2], [11, 10])
+    relevant = pd.DataFrame({"user_id": [1, 1, 1], "movie_id": [11, 11, 10],
+                             "gain": [1.0, 3.0, 2.0]})
+    expected = (1 + 2 / LOG2_3) / (2 + 1 / LOG2_3)
+    assert ndcg_at_k(relevant, recommended, k=2, gain_col="gain") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("gain, shown", [(np.inf, "inf"), (-0.5, "-0.5"), ("high", "'high'")])
+def test_graded_ndcg_refuses_infinite_negative_and_non_numeric_gains(gain, shown):
+    relevant = FIVE_RELEVANT.assign(gain=pd.Series([1.0, 2.0, gain, 1.0, 1.0], dtype=object))
+    message = (
+        "ndcg_at_k: column 'gain' of 'relevant' must hold finite, non-negative gains; "
+        f"1 value(s) are not (first: {shown})."
+    )
+    assert_raises_exactly(message, ndcg_at_k, relevant, one_user_list([1, 2], [1, 2]), k=2,
+                          gain_col="gain")
+
+
+def random_frames(rng):
+    """Small frames that are often malformed: ties, repeated items, odd ranks, stray users."""
+    n = int(rng.integers(1, 9))
+    ranks = rng.choice([0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 4.0, 7.0, 1.5, np.nan, -1.0], size=n)
+    recommended = pd.DataFrame({"user_id": rng.integers(1, 4, size=n), "rank": ranks,
+                                "movie_id": rng.integers(1, 6, size=n)})
+    m = int(rng.integers(1, 7))
+    relevant = pd.DataFrame({"user_id": rng.integers(1, 4, size=m),
+                             "movie_id": rng.integers(1, 6, size=m),
+                             "gain": rng.choice([0.0, 0.5, 1.0, 3.0], size=m)})
+    if rng.random() < 0.5:
+        recommended = recommended.drop(columns="rank")
+    return relevant, recommended
+
+
+def test_every_metric_stays_in_range_or_raises():
+    # The kind of fault behind issue #16: whatever the frames, a value outside [0, 1] is a bug.
+    rng = np.random.default_rng(0)
+    outcomes = {"value": 0, "error": 0}
+    for _ in range(150):
+        relevant, recommended = random_frames(rng)
+        k = int(rng.integers(1, 5))
+        calls = [(m, {}) for m in RANKING_METRICS] + [(ndcg_at_k, {"gain_col": "gain"})]
+        for metric, kwargs in calls:
+            try:
+                value = metric(relevant, recommended, k=k, **kwargs)
+            except ValueError:
+                outcomes["error"] += 1
+                continue
+            outcomes["value"] += 1
+            assert 0.0 <= value <= 1.0, (metric.__name__, k, relevant, recommended)
+    assert min(outcomes.values()) > 100  # both paths are exercised
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_metrics_leave_their_inputs_unchanged(metric):
+    relevant, recommended = toy_frames()
+    relevant = relevant.assign(gain=2.0)
+    before = relevant.copy(), recommended.copy()
+    metric(relevant, recommended.drop(columns="rank"), k=3)
+    metric(relevant, recommended, k=3)
+    pd.testing.assert_frame_equal(relevant, before[0])
+    pd.testing.assert_frame_equal(recommended, before[1])
+    coverage_at_k(recommended, n_items=16, k=3)
+    pd.testing.assert_frame_equal(recommended, before[1])
+
+
+# --------------------------------------------------------------------------------------------
 # The scikit-learn scorer, on a fake recommender
 # --------------------------------------------------------------------------------------------
 
