@@ -643,13 +643,15 @@ _SCORER_METRICS = {
 def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     """Make a scikit-learn scorer that rates a fitted recommender by a top-k ranking metric.
 
-    The scorer has the signature ``scorer(estimator, X, y) -> float`` (higher is better), so it
+    The scorer has the signature ``scorer(estimator, X, y=None) -> float`` (higher is better), so it
     can be passed as ``scoring=`` to :class:`~sklearn.model_selection.GridSearchCV` or
     :func:`~sklearn.model_selection.cross_validate`, alone or as a value of a multi-metric
     dict. Called on a test fold it:
 
-    1. takes the (user, item) pairs of ``X`` whose rating ``y`` is at least ``threshold`` as the
-       relevant pairs;
+    1. takes as relevant every (user, item) pair of ``X`` except those rated below
+       ``threshold``: with ``y=None`` (implicit feedback) every pair is relevant; otherwise a
+       pair is relevant if its rating is at least ``threshold`` or missing (NaN: an
+       interaction without a rating);
     2. drops the users that the estimator did not see in ``fit`` (not in ``estimator.users_``),
        with a :class:`~skrec.exceptions.ColdStartWarning` giving their count;
     3. calls ``estimator.recommend(users, k=k, exclude_seen=True)`` once for all the remaining
@@ -664,14 +666,19 @@ def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     k : int, default=10
         The length of the recommendation lists.
     threshold : float, default=4.0
-        The smallest rating that makes a test pair relevant.
+        The smallest rating that makes a rated test pair relevant. Pairs without a rating are
+        relevant whatever the threshold.
 
     Returns
     -------
     scorer : callable
-        A picklable object called as ``scorer(estimator, X, y)``. ``X`` is a DataFrame with
-        the columns ``estimator.user_col`` and ``estimator.item_col``, or an array whose
-        columns 0 and 1 hold user and item ids; ``y`` holds the ratings.
+        A picklable object called as ``scorer(estimator, X, y=None)``. ``X`` is a DataFrame
+        with the columns ``estimator.user_col`` and ``estimator.item_col``, or an array whose
+        columns 0 and 1 hold user and item ids. ``y`` holds one rating per row of ``X``, NaN
+        (or None) for an interaction without one, or is None when no row has a rating. The
+        scorer raises ``ValueError`` if ``X`` has no rows, ``y`` does not match ``X`` or holds
+        something other than numbers and NaN, no pair is relevant, or no user with a relevant
+        pair was seen in ``fit``. It modifies neither ``X`` nor ``y``.
 
     Raises
     ------
@@ -683,11 +690,36 @@ def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     --------
     ndcg_at_k, recall_at_k, precision_at_k, hit_rate_at_k, map_at_k, coverage_at_k
 
+    Notes
+    -----
+    A missing rating counts as relevant because, in a fold that mixes explicit ratings with
+    implicit interactions (clicks, views, purchases), the interaction itself is the positive
+    signal, exactly as it is when ``y`` is None or all NaN. Only an explicit rating below
+    ``threshold`` says that the user did not like the item. So one rule covers all three cases
+    (rated, unrated, mixed), and for fully rated ``y`` it is the threshold rule alone.
+
     Examples
     --------
     >>> from skrec.metrics import make_ranking_scorer
     >>> make_ranking_scorer("recall", k=5)
     make_ranking_scorer('recall', k=5, threshold=4.0)
+
+    With a stand-in for a fitted recommender that ranks items 1, 2, 3 for every user:
+
+    >>> import pandas as pd
+    >>> class Popular:
+    ...     user_col, item_col = "user_id", "movie_id"
+    ...     users_, items_ = pd.Index([1, 2]), pd.Index([1, 2, 3])
+    ...     def recommend(self, user_ids, k=10, *, exclude_seen=True):
+    ...         return pd.DataFrame({"user_id": [u for u in user_ids for _ in range(k)],
+    ...                              "rank": list(range(1, k + 1)) * len(user_ids),
+    ...                              "movie_id": list(range(1, k + 1)) * len(user_ids)})
+    >>> X = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [1, 3, 2]})
+    >>> scorer = make_ranking_scorer("recall", k=2)
+    >>> scorer(Popular(), X, y=None)  # every pair relevant; user 1: 1/1, user 2: 1/2
+    0.75
+    >>> scorer(Popular(), X, [5.0, 2.0, None])  # (2, 3) rated 2 is not relevant; (2, 2) is
+    1.0
 
     In a search over the loss weights (not run here)::
 
@@ -726,7 +758,7 @@ class _RankingScorer:
     def __repr__(self):
         return f"make_ranking_scorer({self.metric!r}, k={self.k!r}, threshold={self.threshold!r})"
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator, X, y=None):
         user_col, item_col = estimator.user_col, estimator.item_col
         relevant = self._relevant_pairs(X, y, user_col, item_col)
         relevant = self._drop_unknown_users(relevant, estimator.users_, user_col)
@@ -740,29 +772,11 @@ class _RankingScorer:
         return metric(relevant, recommended, k=self.k, user_col=user_col, item_col=item_col)
 
     def _relevant_pairs(self, X, y, user_col, item_col):
-        """The pairs of ``X`` rated at least ``threshold``, as a two-column frame."""
-        if isinstance(X, pd.DataFrame):
-            _check_frame(X, "X", {user_col: "user_col", item_col: "item_col"}, repr(self))
-            users, items = X[user_col].to_numpy(), X[item_col].to_numpy()
-        else:
-            array = np.asarray(X)
-            if array.ndim != 2 or array.shape[1] != 2:
-                raise ValueError(
-                    f"{self!r} expects X to be a DataFrame with columns {user_col!r} and "
-                    f"{item_col!r}, or an array of shape (n_pairs, 2) holding user and item ids. "
-                    f"Got an array of shape {array.shape} instead."
-                )
-            users, items = array[:, 0], array[:, 1]
-        if y is None:
-            raise ValueError(
-                f"{self!r} needs the ratings y to find the relevant pairs. Got y=None instead."
-            )
-        ratings = np.asarray(y, dtype=float).reshape(-1)
-        if len(ratings) != len(users):
-            raise ValueError(
-                f"{self!r}: X has {len(users)} rows but y has {len(ratings)} ratings."
-            )
-        keep = ratings >= self.threshold
+        """The pairs of ``X`` that count as relevant (see `_relevant_rows`), as a frame."""
+        users, items = self._pairs(X, user_col, item_col)
+        if len(users) == 0:
+            raise ValueError(f"{self!r}: X has no rows, so there are no users to evaluate.")
+        keep = self._relevant_rows(y, len(users))
         # `infer_objects` turns the object columns of a mixed array back into ints or strings,
         # so that they merge with the id columns of `recommend`'s output.
         relevant = pd.DataFrame({user_col: users[keep], item_col: items[keep]}).infer_objects()
@@ -772,6 +786,43 @@ class _RankingScorer:
                 "evaluate. Lower the threshold or use a larger test fold."
             )
         return relevant
+
+    def _pairs(self, X, user_col, item_col):
+        """The user and item ids of ``X``, as two arrays."""
+        if isinstance(X, pd.DataFrame):
+            _check_frame(X, "X", {user_col: "user_col", item_col: "item_col"}, repr(self))
+            return X[user_col].to_numpy(), X[item_col].to_numpy()
+        array = np.asarray(X)
+        if array.ndim != 2 or array.shape[1] != 2:
+            raise ValueError(
+                f"{self!r} expects X to be a DataFrame with columns {user_col!r} and "
+                f"{item_col!r}, or an array of shape (n_pairs, 2) holding user and item ids. "
+                f"Got an array of shape {array.shape} instead."
+            )
+        return array[:, 0], array[:, 1]
+
+    def _relevant_rows(self, y, n_rows):
+        """Which rows are relevant: all without ``y``, else those unrated or rated >= threshold."""
+        if y is None:
+            return np.ones(n_rows, dtype=bool)
+        ratings = self._ratings(y)
+        if len(ratings) != n_rows:
+            raise ValueError(f"{self!r}: X has {n_rows} rows but y has {len(ratings)} ratings.")
+        return np.isnan(ratings) | (ratings >= self.threshold)
+
+    def _ratings(self, y):
+        """``y`` as a flat float array, missing ratings (NaN, None, pd.NA) as NaN."""
+        given = pd.Series(np.asarray(y, dtype=object).reshape(-1))
+        ratings = pd.to_numeric(given, errors="coerce")
+        bad = (ratings.isna() & given.notna()).to_numpy()
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"{self!r}: y must hold numeric ratings, or NaN for an interaction without one; "
+                f"{int(bad.sum())} value(s) are not (first: {_value_at(given, first)!r} at "
+                f"position {first})."
+            )
+        return ratings.to_numpy(dtype=float, na_value=np.nan)
 
     def _drop_unknown_users(self, relevant, known_users, user_col):
         known = relevant[user_col].isin(known_users).to_numpy()

@@ -718,10 +718,20 @@ def test_scorer_bad_data(fitted):
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         scorer(fitted, TEST.to_numpy(), y)
-    with pytest.raises(ValueError, match=r"needs the ratings y .* Got y=None instead\.$"):
-        scorer(fitted, X, None)
     with pytest.raises(ValueError, match=r"X has 6 rows but y has 2 ratings\.$"):
         scorer(fitted, X, y[:2])
+    message = (
+        "make_ranking_scorer('ndcg', k=2, threshold=4.0): y must hold numeric ratings, or NaN "
+        "for an interaction without one; 2 value(s) are not (first: 'good' at position 1)."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        scorer(fitted, X, [5, "good", 4, None, "bad", 5])
+    message = (
+        "make_ranking_scorer('ndcg', k=2, threshold=4.0): X has no rows, so there are no users "
+        "to evaluate."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        scorer(fitted, X.iloc[:0], None)
 
 
 def test_scorer_all_users_unknown(fitted):
@@ -734,6 +744,127 @@ def test_scorer_all_users_unknown(fitted):
     with pytest.warns(ColdStartWarning, match=r"^2 of 2 users"):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             scorer(fitted, X, [5, 5])
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer on implicit feedback (issue #12): y=None, all NaN, or ratings mixed with NaN
+# --------------------------------------------------------------------------------------------
+
+# Every row of TEST relevant. The known users' relevant sets are user 1: {2, 5}, user 2: {1, 6},
+# user 3: {4}; their lists (k = 2) are [2, 3], [1, 3] and [1, 2] (seen items 1, 2, 3 excluded).
+# recall    = (1/2 + 1/2 + 0/1) / 3
+# precision = (1/2 + 1/2 + 0/2) / 3
+# ndcg      = 2 * (1 / (1 + 1/log2(3))) / 3        (users 1 and 2: one hit at rank 1 of 2)
+# map       = (P@1 / min(2, 2) + P@1 / min(2, 2) + 0) / 3
+# coverage  = |{1, 2, 3}| / 6
+IMPLICIT_EXPECTED = {
+    "recall": 1 / 3,
+    "precision": 1 / 3,
+    "hit_rate": 2 / 3,
+    "ndcg": 2 / (1 + 1 / LOG2_3) / 3,
+    "map": 1 / 3,
+    "coverage": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    "y",
+    [None, np.full(6, np.nan), [None] * 6, pd.Series([pd.NA] * 6, dtype="Float64")],
+    ids=["None", "nan", "list-of-None", "Float64-NA"],
+)
+@pytest.mark.parametrize("metric", sorted(IMPLICIT_EXPECTED))
+def test_scorer_without_ratings_takes_every_row_as_relevant(fitted, metric, y):
+    scorer = make_ranking_scorer(metric, k=2)
+    X = TEST[["user_id", "movie_id"]]
+    with pytest.warns(ColdStartWarning, match=r"^1 of 4 users with relevant items were not seen"):
+        value = scorer(fitted, X, y)
+    assert value == pytest.approx(IMPLICIT_EXPECTED[metric], rel=1e-12)
+    assert fitted.calls_ == [([1, 2, 3], 2, True)]
+
+
+# Ratings mixed with NaN: a row is relevant unless rated below the threshold.
+# (1, 2): 5 -> yes; (1, 5): NaN -> yes; (2, 1): 3 -> no; (2, 6): NaN -> yes; (3, 4): 2 -> no;
+# (9, 1): 5 -> yes, but user 9 is unknown. So user 1: {2, 5} with list [2, 3], user 2: {6}
+# with list [1, 3], and user 3 is not evaluated.
+MIXED_Y = [5.0, np.nan, 3.0, np.nan, 2.0, 5.0]
+MIXED_EXPECTED = {
+    "recall": (1 / 2 + 0) / 2,
+    "precision": (1 / 2 + 0) / 2,
+    "hit_rate": 1 / 2,
+    "ndcg": (1 / (1 + 1 / LOG2_3) + 0) / 2,
+    "map": (1 / 2 + 0) / 2,
+    "coverage": 0.5,
+}
+
+
+@pytest.mark.parametrize("metric", sorted(MIXED_EXPECTED))
+def test_scorer_mixed_ratings_unrated_rows_are_relevant(fitted, metric):
+    scorer = make_ranking_scorer(metric, k=2)
+    with pytest.warns(ColdStartWarning, match=r"^1 of 3 users with relevant items were not seen"):
+        value = scorer(fitted, TEST[["user_id", "movie_id"]], MIXED_Y)
+    assert value == pytest.approx(MIXED_EXPECTED[metric], rel=1e-12)
+    assert fitted.calls_ == [([1, 2], 2, True)]
+
+
+def test_scorer_y_defaults_to_none(fitted):
+    known = TEST.loc[TEST["user_id"] != 9, ["user_id", "movie_id"]]
+    scorer = make_ranking_scorer("recall", k=2)
+    assert scorer(fitted, known) == scorer(fitted, known, None) == pytest.approx(1 / 3)
+
+
+def test_scorer_leaves_x_and_y_unchanged(fitted):
+    X = TEST[["user_id", "movie_id"]].copy()
+    y = pd.Series(MIXED_Y, name="rating")
+    X_before, y_before = X.copy(), y.copy()
+    array = X.to_numpy()
+    array_before = array.copy()
+    with pytest.warns(ColdStartWarning):
+        make_ranking_scorer("ndcg", k=2)(fitted, X, y)
+        make_ranking_scorer("map", k=2)(fitted, array, None)
+    pd.testing.assert_frame_equal(X, X_before)
+    pd.testing.assert_series_equal(y, y_before)
+    np.testing.assert_array_equal(array, array_before)
+
+
+def test_scorer_in_cross_validate_without_y():
+    # scikit-learn calls the scorer with y=None when cross_validate gets no y.
+    known = TEST.loc[TEST["user_id"] != 9, ["user_id", "movie_id"]]
+    X = pd.concat([TRAIN, known], ignore_index=True)
+
+    class Splitter:
+        def split(self, X, y=None, groups=None):
+            yield np.arange(3), np.arange(3, len(X))
+
+        def get_n_splits(self, X=None, y=None, groups=None):
+            return 1
+
+    scoring = {"recall": make_ranking_scorer("recall", k=2),
+               "ndcg": make_ranking_scorer("ndcg", k=2)}
+    result = cross_validate(FakeRecommender(), X, cv=Splitter(), scoring=scoring,
+                            error_score="raise")
+    assert result["test_recall"][0] == pytest.approx(IMPLICIT_EXPECTED["recall"])
+    assert result["test_ndcg"][0] == pytest.approx(IMPLICIT_EXPECTED["ndcg"])
+
+
+def test_scorer_on_a_real_recommender_with_y_none():
+    # Each user rated every item but one, so whatever the model learned, recommend(k=2) with
+    # seen items excluded returns exactly that item: recall, NDCG, MAP and hit rate are 1,
+    # precision 1/2 (one item out of k = 2) and coverage 3/3.
+    from skrec import MultiTaskRecommender
+
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [2, 3, 1, 3, 1, 2],
+                          "rating": [5.0, 3.0, 4.0, 2.0, 1.0, 5.0]})
+    est = MultiTaskRecommender(epochs=1, embedding_dim=4, random_state=0)
+    est.fit(train[["user_id", "movie_id"]], train["rating"])
+    X = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [1, 2, 3]})
+    X_before = X.copy()
+    expected = {"recall": 1.0, "precision": 0.5, "ndcg": 1.0, "map": 1.0, "hit_rate": 1.0,
+                "coverage": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        values = {name: make_ranking_scorer(name, k=2)(est, X, None) for name in expected}
+    assert values == pytest.approx(expected)
+    pd.testing.assert_frame_equal(X, X_before)
 
 
 # --------------------------------------------------------------------------------------------
