@@ -134,9 +134,7 @@ def _value_at(column, position):
     return column.iloc[[position]].tolist()[0]
 
 
-def _rank_values(recommended, owner, user_col=None):
-    """The ``"rank"`` column as floats, checked to hold whole numbers >= 1."""
-    ranks = recommended[_RANK_COL]
+def _check_rank_dtype(ranks, owner):
     # An empty frame built with `pd.DataFrame(columns=[...])` has object columns: let it pass.
     numeric = pd.api.types.is_numeric_dtype(ranks) or len(ranks) == 0
     if pd.api.types.is_bool_dtype(ranks) or not numeric:
@@ -144,6 +142,12 @@ def _rank_values(recommended, owner, user_col=None):
             f"{owner}: column {_RANK_COL!r} of 'recommended' must hold numbers (1 = best). "
             f"Got dtype {ranks.dtype} instead."
         )
+
+
+def _rank_values(recommended, owner, user_col=None):
+    """The ``"rank"`` column as floats, checked to hold whole numbers >= 1."""
+    ranks = recommended[_RANK_COL]
+    _check_rank_dtype(ranks, owner)
     values = ranks.to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(values) | (values < 1) | (values != np.floor(values))
     if bad.any():
