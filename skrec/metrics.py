@@ -19,6 +19,40 @@ users x items matrix, so millions of users fit in memory.
 
 Dense per-list metrics over the whole catalogue live in :mod:`keras_rs.metrics`; the tests of this
 module use them as the reference where the definitions agree.
+
+Malformed input
+---------------
+Every metric stays in its documented range for any input: a frame it cannot read as a set of
+rankings is refused with a ``ValueError`` that names the frame, the column, the user and the
+value at fault. ``recommended`` is read as one ranking per user, so:
+
+* **Ranks must be distinct within a user.** Tied ranks (five items all at rank 1) are refused
+  rather than broken. A tie straddling rank ``k`` leaves it undefined which items are in the
+  top-k list; averaging over ties (as :func:`sklearn.metrics.ndcg_score` does) needs the
+  scores and gains of the whole tied group and gives fractional hits to precision and recall.
+  ``recommend`` never ties, so a tie means a bug upstream (ranks computed with
+  ``method="min"``, two lists concatenated), and a number computed from it would hide the bug.
+* **Items must be distinct within a user.** An item listed twice is refused too, for the same
+  reason: a ranking shows each item once.
+* **Ranks must be whole numbers >= 1** (ints, or floats such as ``2.0``). NaN, infinite, zero,
+  negative and fractional ranks, and a non-numeric ``"rank"`` column, are refused.
+* **Ranks may have gaps.** A rank is a position, so ranks 1, 3, 7 mean that positions 2, 4, 5
+  and 6 hold items not in the frame (for example rows filtered out after ranking); they count
+  as not relevant. Requiring exactly 1..n would refuse such filtered lists, and gaps cannot
+  push a metric out of range: with distinct ranks the j-th hit of a list sits at rank >= j.
+* **Ranks above k and rows past the k-th are ignored**, so lists may be longer than ``k``.
+  Row order does not matter when there is a ``"rank"`` column; without one, each user's rows
+  are ranked 1, 2, 3, ... in the order they appear (other users' rows may be interleaved).
+* **Ids may not be missing** (NaN or None) in ``user_col`` or ``item_col`` of either frame:
+  pandas would match a missing id to another missing id.
+
+These checks cover the whole of ``recommended``, including rows past rank ``k`` and users
+that have no relevant item. :func:`coverage_at_k` has no user column, so it checks only the
+rank values and the item ids (and, without a ``"rank"`` column, counts every row); it stays in
+[0, 1] whatever the lists hold. ``relevant`` is read as a set: a repeated (user, item) pair counts
+once (for graded NDCG with its first row's gain), and users of ``recommended`` that are not in
+``relevant`` are left out. Graded gains must be finite and non-negative. No input frame is
+modified.
 """
 
 import numbers
@@ -83,6 +117,93 @@ def _check_gains(gains, gain_col, owner):
     return values
 
 
+def _check_ids_present(frame, name, columns, owner):
+    """Refuse missing ids: pandas merges would match a missing id with another missing id."""
+    for column in columns:
+        missing = frame[column].isna().to_numpy()
+        if missing.any():
+            label = frame.index[[int(np.argmax(missing))]].tolist()[0]
+            raise ValueError(
+                f"{owner}: column {column!r} of {name!r} holds {int(missing.sum())} missing "
+                f"value(s) (first at index {label!r}). Drop or fill those rows."
+            )
+
+
+def _value_at(column, position):
+    """The value at ``position`` as a Python scalar, so messages show ``1``, not ``np.int64(1)``."""
+    return column.iloc[[position]].tolist()[0]
+
+
+def _check_rank_dtype(ranks, owner):
+    # An empty frame built with `pd.DataFrame(columns=[...])` has object columns: let it pass.
+    numeric = pd.api.types.is_numeric_dtype(ranks) or len(ranks) == 0
+    if pd.api.types.is_bool_dtype(ranks) or not numeric:
+        raise ValueError(
+            f"{owner}: column {_RANK_COL!r} of 'recommended' must hold numbers (1 = best). "
+            f"Got dtype {ranks.dtype} instead."
+        )
+
+
+def _rank_values(recommended, owner, user_col=None):
+    """The ``"rank"`` column as floats, checked to hold whole numbers >= 1."""
+    ranks = recommended[_RANK_COL]
+    _check_rank_dtype(ranks, owner)
+    values = ranks.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 1) | (values != np.floor(values))
+    if bad.any():
+        row = int(np.argmax(bad))
+        user = "" if user_col is None else f", user {_value_at(recommended[user_col], row)!r}"
+        raise ValueError(
+            f"{owner}: column {_RANK_COL!r} of 'recommended' must hold whole numbers >= 1 "
+            f"(1 = best); {int(bad.sum())} value(s) are not (first: {_value_at(ranks, row)!r} "
+            f"at index {recommended.index[[row]].tolist()[0]!r}{user})."
+        )
+    return values
+
+
+def _check_no_ties(top, user_col, owner):
+    """Refuse a user whose list gives the same rank to two rows."""
+    tied = top.duplicated([user_col, _RANK_COL], keep=False).to_numpy()
+    if tied.any():
+        user = _value_at(top[user_col], int(np.argmax(tied)))
+        ranks = np.sort(top.loc[(top[user_col] == user).to_numpy(), _RANK_COL].to_numpy())
+        shown = ", ".join(str(int(rank)) for rank in ranks[:10])
+        shown += ", ..." if len(ranks) > 10 else ""
+        raise ValueError(
+            f"{owner}: the ranks of 'recommended' must be distinct within each user; "
+            f"{top.loc[tied, user_col].nunique()} user(s) have tied ranks (first: user "
+            f"{user!r}, ranks [{shown}]). Number each user's items 1, 2, 3, ... without ties."
+        )
+
+
+def _check_distinct_items(top, user_col, item_col, owner):
+    """Refuse a user whose list holds the same item twice."""
+    repeated = top.duplicated([user_col, item_col], keep=False).to_numpy()
+    if repeated.any():
+        row = int(np.argmax(repeated))
+        user, item = _value_at(top[user_col], row), _value_at(top[item_col], row)
+        same = ((top[user_col] == user) & (top[item_col] == item)).to_numpy()
+        raise ValueError(
+            f"{owner}: each user's list in 'recommended' must hold distinct items; "
+            f"{top.loc[repeated, user_col].nunique()} user(s) list an item more than once "
+            f"(first: user {user!r}, item {item!r} at ranks "
+            f"{[int(rank) for rank in np.sort(top.loc[same, _RANK_COL].to_numpy())]})."
+        )
+
+
+def _ranked_lists(recommended, user_col, item_col, owner):
+    """``recommended``'s user, item and float rank columns, checked to be one ranking per user."""
+    _check_ids_present(recommended, "recommended", [user_col, item_col], owner)
+    top = recommended[[user_col, item_col]].copy()
+    if _RANK_COL in recommended.columns:
+        top[_RANK_COL] = _rank_values(recommended, owner, user_col)
+    else:
+        top[_RANK_COL] = top.groupby(user_col, sort=False).cumcount().to_numpy(dtype=float) + 1
+    _check_no_ties(top, user_col, owner)
+    _check_distinct_items(top, user_col, item_col, owner)
+    return top
+
+
 # --------------------------------------------------------------------------------------------
 # The shared step: which recommended items are relevant, and at which rank
 # --------------------------------------------------------------------------------------------
@@ -99,8 +220,8 @@ def _prepare(relevant, recommended, k, user_col, item_col, owner, gain_col=None)
         The number of relevant items per user, indexed by user id; its length is the number of
         users the metrics average over.
     hits : DataFrame
-        One row per relevant item found in a user's top-k list (each pair once, at its best
-        rank): ``user_col``, ``item_col``, ``"rank"`` (float) and ``"gain"``.
+        One row per relevant item found in a user's top-k list, in rank order within each
+        user: ``user_col``, ``item_col``, ``"rank"`` (float) and ``"gain"``.
     """
     k = _check_positive_int(k, "k", owner)
     required = {user_col: "user_col", item_col: "item_col"}
@@ -115,22 +236,19 @@ def _prepare(relevant, recommended, k, user_col, item_col, owner, gain_col=None)
             "of 4 or more."
         )
 
+    _check_ids_present(relevant, "relevant", [user_col, item_col], owner)
     rel = relevant[[user_col, item_col]].copy()
     rel["gain"] = 1.0 if gain_col is None else _check_gains(relevant[gain_col], gain_col, owner)
     rel = rel.drop_duplicates([user_col, item_col])
     n_relevant = rel.groupby(user_col, sort=False).size()
 
-    top = recommended[[user_col, item_col]].copy()
-    if _RANK_COL in recommended.columns:
-        top[_RANK_COL] = recommended[_RANK_COL].to_numpy(dtype=float)
-    else:
-        top[_RANK_COL] = top.groupby(user_col, sort=False).cumcount().to_numpy(dtype=float) + 1
+    top = _ranked_lists(recommended, user_col, item_col, owner)
     top = top[top[_RANK_COL] <= k]
-
-    hits = top.merge(rel, on=[user_col, item_col], how="inner")
-    # A pair listed twice in one user's top-k counts once, at its best rank. Sorting by rank
-    # (stable) also puts each user's hits in rank order, which `map_at_k` relies on.
-    hits = hits.sort_values(_RANK_COL, kind="stable").drop_duplicates([user_col, item_col])
+    # Each (user, item) pair occurs at most once on each side, so each hit is one row. Sorting
+    # by rank puts each user's hits in rank order, which `map_at_k` relies on.
+    hits = top.merge(rel, on=[user_col, item_col], how="inner").sort_values(
+        _RANK_COL, kind="stable"
+    )
     return rel, n_relevant, hits
 
 
@@ -158,7 +276,8 @@ def recall_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="mo
     recommended : DataFrame
         The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
         optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
-        gives the ranks. Only ranks 1 to ``k`` are used.
+        gives the ranks. Each user's items and ranks must be distinct, and ranks whole numbers
+        >= 1 (gaps are allowed). Only ranks 1 to ``k`` are used.
     k : int, default=10
         The length of the lists that are scored.
     user_col : str, default="user_id"
@@ -174,7 +293,9 @@ def recall_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="mo
     Raises
     ------
     ValueError
-        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+        If ``relevant`` is empty, a column is missing, ``k`` is not a positive int, an id is
+        missing, or a user's list in ``recommended`` repeats a rank or an item or has a rank
+        that is not a whole number >= 1 (see the module docstring).
 
     See Also
     --------
@@ -212,7 +333,8 @@ def precision_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col=
     recommended : DataFrame
         The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
         optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
-        gives the ranks. Only ranks 1 to ``k`` are used.
+        gives the ranks. Each user's items and ranks must be distinct, and ranks whole numbers
+        >= 1 (gaps are allowed). Only ranks 1 to ``k`` are used.
     k : int, default=10
         The length of the lists that are scored.
     user_col : str, default="user_id"
@@ -228,7 +350,9 @@ def precision_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col=
     Raises
     ------
     ValueError
-        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+        If ``relevant`` is empty, a column is missing, ``k`` is not a positive int, an id is
+        missing, or a user's list in ``recommended`` repeats a rank or an item or has a rank
+        that is not a whole number >= 1 (see the module docstring).
 
     See Also
     --------
@@ -260,7 +384,8 @@ def hit_rate_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="
     recommended : DataFrame
         The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
         optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
-        gives the ranks. Only ranks 1 to ``k`` are used.
+        gives the ranks. Each user's items and ranks must be distinct, and ranks whole numbers
+        >= 1 (gaps are allowed). Only ranks 1 to ``k`` are used.
     k : int, default=10
         The length of the lists that are scored.
     user_col : str, default="user_id"
@@ -276,7 +401,9 @@ def hit_rate_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="
     Raises
     ------
     ValueError
-        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+        If ``relevant`` is empty, a column is missing, ``k`` is not a positive int, an id is
+        missing, or a user's list in ``recommended`` repeats a rank or an item or has a rank
+        that is not a whole number >= 1 (see the module docstring).
 
     Examples
     --------
@@ -312,7 +439,8 @@ def ndcg_at_k(
     recommended : DataFrame
         The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
         optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
-        gives the ranks. Only ranks 1 to ``k`` are used.
+        gives the ranks. Each user's items and ranks must be distinct, and ranks whole numbers
+        >= 1 (gaps are allowed). Only ranks 1 to ``k`` are used.
     k : int, default=10
         The length of the lists that are scored.
     user_col : str, default="user_id"
@@ -333,8 +461,10 @@ def ndcg_at_k(
     Raises
     ------
     ValueError
-        If ``relevant`` is empty, a column is missing, a gain is negative or not finite, or
-        ``k`` is not a positive int.
+        If ``relevant`` is empty, a column is missing, a gain is negative or not finite,
+        ``k`` is not a positive int, an id is missing, or a user's list in ``recommended``
+        repeats a rank or an item or has a rank that is not a whole number >= 1 (see the module
+        docstring).
 
     Examples
     --------
@@ -401,7 +531,8 @@ def map_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie
     recommended : DataFrame
         The recommendation lists in long format, with columns ``user_col`` and ``item_col`` and,
         optionally, ``"rank"`` (1 = best). Without ``"rank"``, the row order within each user
-        gives the ranks. Only ranks 1 to ``k`` are used.
+        gives the ranks. Each user's items and ranks must be distinct, and ranks whole numbers
+        >= 1 (gaps are allowed). Only ranks 1 to ``k`` are used.
     k : int, default=10
         The length of the lists that are scored.
     user_col : str, default="user_id"
@@ -417,7 +548,9 @@ def map_at_k(relevant, recommended, *, k=10, user_col="user_id", item_col="movie
     Raises
     ------
     ValueError
-        If ``relevant`` is empty, a column is missing, or ``k`` is not a positive int.
+        If ``relevant`` is empty, a column is missing, ``k`` is not a positive int, an id is
+        missing, or a user's list in ``recommended`` repeats a rank or an item or has a rank
+        that is not a whole number >= 1 (see the module docstring).
 
     Notes
     -----
@@ -450,8 +583,8 @@ def coverage_at_k(recommended, *, n_items, k=10, item_col="movie_id"):
     ----------
     recommended : DataFrame
         The recommendation lists in long format, with column ``item_col`` and, optionally,
-        ``"rank"`` (1 = best). Without ``"rank"`` every row is counted, so pass lists of length
-        ``k`` at most. Only ranks 1 to ``k`` are used.
+        ``"rank"`` (1 = best), whole numbers >= 1. Without ``"rank"`` every row is counted, so
+        pass lists of length ``k`` at most. Only ranks 1 to ``k`` are used.
     n_items : int
         The size of the catalogue, for example ``len(estimator.items_)``.
     k : int, default=10
@@ -467,8 +600,9 @@ def coverage_at_k(recommended, *, n_items, k=10, item_col="movie_id"):
     Raises
     ------
     ValueError
-        If a column is missing, ``k`` or ``n_items`` is not a positive int, or the lists hold
-        more distinct items than ``n_items``.
+        If a column is missing, ``k`` or ``n_items`` is not a positive int, an item id is
+        missing, a rank is not a whole number >= 1, or the lists hold more distinct items than
+        ``n_items``.
 
     Examples
     --------
@@ -483,9 +617,10 @@ def coverage_at_k(recommended, *, n_items, k=10, item_col="movie_id"):
     k = _check_positive_int(k, "k", owner)
     n_items = _check_positive_int(n_items, "n_items", owner)
     _check_frame(recommended, "recommended", {item_col: "item_col"}, owner)
+    _check_ids_present(recommended, "recommended", [item_col], owner)
     items = recommended[item_col]
     if _RANK_COL in recommended.columns:
-        items = items[recommended[_RANK_COL].to_numpy() <= k]
+        items = items[_rank_values(recommended, owner) <= k]
     n_distinct = items.nunique()
     if n_distinct > n_items:
         raise ValueError(
@@ -512,13 +647,15 @@ _SCORER_METRICS = {
 def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     """Make a scikit-learn scorer that rates a fitted recommender by a top-k ranking metric.
 
-    The scorer has the signature ``scorer(estimator, X, y) -> float`` (higher is better), so it
+    The scorer has the signature ``scorer(estimator, X, y=None) -> float`` (higher is better), so it
     can be passed as ``scoring=`` to :class:`~sklearn.model_selection.GridSearchCV` or
     :func:`~sklearn.model_selection.cross_validate`, alone or as a value of a multi-metric
     dict. Called on a test fold it:
 
-    1. takes the (user, item) pairs of ``X`` whose rating ``y`` is at least ``threshold`` as the
-       relevant pairs;
+    1. takes as relevant every (user, item) pair of ``X`` except those rated below
+       ``threshold``: with ``y=None`` (implicit feedback) every pair is relevant; otherwise a
+       pair is relevant if its rating is at least ``threshold`` or missing (NaN: an
+       interaction without a rating);
     2. drops the users that the estimator did not see in ``fit`` (not in ``estimator.users_``),
        with a :class:`~skrec.exceptions.ColdStartWarning` giving their count;
     3. calls ``estimator.recommend(users, k=k, exclude_seen=True)`` once for all the remaining
@@ -533,14 +670,19 @@ def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     k : int, default=10
         The length of the recommendation lists.
     threshold : float, default=4.0
-        The smallest rating that makes a test pair relevant.
+        The smallest rating that makes a rated test pair relevant. Pairs without a rating are
+        relevant whatever the threshold.
 
     Returns
     -------
     scorer : callable
-        A picklable object called as ``scorer(estimator, X, y)``. ``X`` is a DataFrame with
-        the columns ``estimator.user_col`` and ``estimator.item_col``, or an array whose
-        columns 0 and 1 hold user and item ids; ``y`` holds the ratings.
+        A picklable object called as ``scorer(estimator, X, y=None)``. ``X`` is a DataFrame
+        with the columns ``estimator.user_col`` and ``estimator.item_col``, or an array whose
+        columns 0 and 1 hold user and item ids. ``y`` holds one rating per row of ``X``, NaN
+        (or None) for an interaction without one, or is None when no row has a rating. The
+        scorer raises ``ValueError`` if ``X`` has no rows, ``y`` does not match ``X`` or holds
+        something other than numbers and NaN, no pair is relevant, or no user with a relevant
+        pair was seen in ``fit``. It modifies neither ``X`` nor ``y``.
 
     Raises
     ------
@@ -552,11 +694,36 @@ def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
     --------
     ndcg_at_k, recall_at_k, precision_at_k, hit_rate_at_k, map_at_k, coverage_at_k
 
+    Notes
+    -----
+    A missing rating counts as relevant because, in a fold that mixes explicit ratings with
+    implicit interactions (clicks, views, purchases), the interaction itself is the positive
+    signal, exactly as it is when ``y`` is None or all NaN. Only an explicit rating below
+    ``threshold`` says that the user did not like the item. So one rule covers all three cases
+    (rated, unrated, mixed), and for fully rated ``y`` it is the threshold rule alone.
+
     Examples
     --------
     >>> from skrec.metrics import make_ranking_scorer
     >>> make_ranking_scorer("recall", k=5)
     make_ranking_scorer('recall', k=5, threshold=4.0)
+
+    With a stand-in for a fitted recommender that ranks items 1, 2, 3 for every user:
+
+    >>> import pandas as pd
+    >>> class Popular:
+    ...     user_col, item_col = "user_id", "movie_id"
+    ...     users_, items_ = pd.Index([1, 2]), pd.Index([1, 2, 3])
+    ...     def recommend(self, user_ids, k=10, *, exclude_seen=True):
+    ...         return pd.DataFrame({"user_id": [u for u in user_ids for _ in range(k)],
+    ...                              "rank": list(range(1, k + 1)) * len(user_ids),
+    ...                              "movie_id": list(range(1, k + 1)) * len(user_ids)})
+    >>> X = pd.DataFrame({"user_id": [1, 2, 2], "movie_id": [1, 3, 2]})
+    >>> scorer = make_ranking_scorer("recall", k=2)
+    >>> scorer(Popular(), X, y=None)  # every pair relevant; user 1: 1/1, user 2: 1/2
+    0.75
+    >>> scorer(Popular(), X, [5.0, 2.0, None])  # (2, 3) rated 2 is not relevant; (2, 2) is
+    1.0
 
     In a search over the loss weights (not run here)::
 
@@ -595,7 +762,7 @@ class _RankingScorer:
     def __repr__(self):
         return f"make_ranking_scorer({self.metric!r}, k={self.k!r}, threshold={self.threshold!r})"
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator, X, y=None):
         user_col, item_col = estimator.user_col, estimator.item_col
         relevant = self._relevant_pairs(X, y, user_col, item_col)
         relevant = self._drop_unknown_users(relevant, estimator.users_, user_col)
@@ -609,29 +776,11 @@ class _RankingScorer:
         return metric(relevant, recommended, k=self.k, user_col=user_col, item_col=item_col)
 
     def _relevant_pairs(self, X, y, user_col, item_col):
-        """The pairs of ``X`` rated at least ``threshold``, as a two-column frame."""
-        if isinstance(X, pd.DataFrame):
-            _check_frame(X, "X", {user_col: "user_col", item_col: "item_col"}, repr(self))
-            users, items = X[user_col].to_numpy(), X[item_col].to_numpy()
-        else:
-            array = np.asarray(X)
-            if array.ndim != 2 or array.shape[1] != 2:
-                raise ValueError(
-                    f"{self!r} expects X to be a DataFrame with columns {user_col!r} and "
-                    f"{item_col!r}, or an array of shape (n_pairs, 2) holding user and item ids. "
-                    f"Got an array of shape {array.shape} instead."
-                )
-            users, items = array[:, 0], array[:, 1]
-        if y is None:
-            raise ValueError(
-                f"{self!r} needs the ratings y to find the relevant pairs. Got y=None instead."
-            )
-        ratings = np.asarray(y, dtype=float).reshape(-1)
-        if len(ratings) != len(users):
-            raise ValueError(
-                f"{self!r}: X has {len(users)} rows but y has {len(ratings)} ratings."
-            )
-        keep = ratings >= self.threshold
+        """The pairs of ``X`` that count as relevant (see `_relevant_rows`), as a frame."""
+        users, items = self._pairs(X, user_col, item_col)
+        if len(users) == 0:
+            raise ValueError(f"{self!r}: X has no rows, so there are no users to evaluate.")
+        keep = self._relevant_rows(y, len(users))
         # `infer_objects` turns the object columns of a mixed array back into ints or strings,
         # so that they merge with the id columns of `recommend`'s output.
         relevant = pd.DataFrame({user_col: users[keep], item_col: items[keep]}).infer_objects()
@@ -641,6 +790,43 @@ class _RankingScorer:
                 "evaluate. Lower the threshold or use a larger test fold."
             )
         return relevant
+
+    def _pairs(self, X, user_col, item_col):
+        """The user and item ids of ``X``, as two arrays."""
+        if isinstance(X, pd.DataFrame):
+            _check_frame(X, "X", {user_col: "user_col", item_col: "item_col"}, repr(self))
+            return X[user_col].to_numpy(), X[item_col].to_numpy()
+        array = np.asarray(X)
+        if array.ndim != 2 or array.shape[1] != 2:
+            raise ValueError(
+                f"{self!r} expects X to be a DataFrame with columns {user_col!r} and "
+                f"{item_col!r}, or an array of shape (n_pairs, 2) holding user and item ids. "
+                f"Got an array of shape {array.shape} instead."
+            )
+        return array[:, 0], array[:, 1]
+
+    def _relevant_rows(self, y, n_rows):
+        """Which rows are relevant: all without ``y``, else those unrated or rated >= threshold."""
+        if y is None:
+            return np.ones(n_rows, dtype=bool)
+        ratings = self._ratings(y)
+        if len(ratings) != n_rows:
+            raise ValueError(f"{self!r}: X has {n_rows} rows but y has {len(ratings)} ratings.")
+        return np.isnan(ratings) | (ratings >= self.threshold)
+
+    def _ratings(self, y):
+        """``y`` as a flat float array, missing ratings (NaN, None, pd.NA) as NaN."""
+        given = pd.Series(np.asarray(y, dtype=object).reshape(-1))
+        ratings = pd.to_numeric(given, errors="coerce")
+        bad = (ratings.isna() & given.notna()).to_numpy()
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"{self!r}: y must hold numeric ratings, or NaN for an interaction without one; "
+                f"{int(bad.sum())} value(s) are not (first: {_value_at(given, first)!r} at "
+                f"position {first})."
+            )
+        return ratings.to_numpy(dtype=float, na_value=np.nan)
 
     def _drop_unknown_users(self, relevant, known_users, user_col):
         known = relevant[user_col].isin(known_users).to_numpy()

@@ -297,6 +297,273 @@ def test_coverage_validation():
 
 
 # --------------------------------------------------------------------------------------------
+# Malformed rankings (issue #16, item 4): an error naming the fault, or a rule that keeps the
+# metric in range
+# --------------------------------------------------------------------------------------------
+
+
+def one_user_list(ranks, items, user=1):
+    return pd.DataFrame({"user_id": [user] * len(items), "rank": ranks, "movie_id": items})
+
+
+FIVE_RELEVANT = pd.DataFrame({"user_id": [1] * 5, "movie_id": [1, 2, 3, 4, 5]})
+
+
+def assert_raises_exactly(message, metric, *args, **kwargs):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        metric(*args, **kwargs)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_tied_ranks_raise(metric):
+    # The issue's example: five items all at rank 1 gave NDCG@2 = 1.23, MAP@2 = 1.5.
+    recommended = one_user_list([1] * 5, [1, 2, 3, 4, 5])
+    message = (
+        f"{metric.__name__}: the ranks of 'recommended' must be distinct within each user; "
+        "1 user(s) have tied ranks (first: user 1, ranks [1, 1, 1, 1, 1]). Number each user's "
+        "items 1, 2, 3, ... without ties."
+    )
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended, k=2)
+
+
+def test_tied_ranks_count_users_and_shorten_long_lists():
+    # Users 2 and 3 tie; the message names the first in row order and shows 10 of its ranks.
+    recommended = pd.concat([
+        one_user_list([1, 2], [1, 2], user=1),
+        one_user_list([1] * 12, list(range(12)), user=2),
+        one_user_list([1, 2, 2], [1, 2, 3], user=3),
+    ])
+    message = (
+        "recall_at_k: the ranks of 'recommended' must be distinct within each user; 2 user(s) "
+        "have tied ranks (first: user 2, ranks [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ...]). Number "
+        "each user's items 1, 2, 3, ... without ties."
+    )
+    assert_raises_exactly(message, recall_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize(
+    "recommended",
+    [
+        one_user_list([1, 2, 5, 5], [1, 2, 3, 4]),  # the tie is past k
+        pd.concat([one_user_list([1, 2], [1, 2]), one_user_list([5, 5], [1, 2], user=9)]),
+    ],
+    ids=["past-k", "user-not-in-relevant"],
+)
+def test_ties_anywhere_in_the_frame_raise(recommended):
+    with pytest.raises(ValueError, match=r"must be distinct within each user; 1 user\(s\) have"):
+        ndcg_at_k(FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_repeated_item_raises(metric):
+    recommended = one_user_list([1, 2, 3], [4, 5, 4])
+    message = (
+        f"{metric.__name__}: each user's list in 'recommended' must hold distinct items; "
+        "1 user(s) list an item more than once (first: user 1, item 4 at ranks [1, 3])."
+    )
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended, k=2)
+    # Without a rank column the ranks in the message are the row positions.
+    assert_raises_exactly(message, metric, FIVE_RELEVANT, recommended.drop(columns="rank"), k=2)
+
+
+@pytest.mark.parametrize(
+    "ranks, shown",
+    [
+        ([1.0, np.nan, 3.0], "nan"),
+        ([1, 0, 3], "0"),
+        ([1, -2, 3], "-2"),
+        ([1.0, 1.5, 3.0], "1.5"),
+        ([1.0, np.inf, 3.0], "inf"),
+        (pd.array([1, None, 3], dtype="Int64"), "<NA>"),
+    ],
+    ids=["nan", "zero", "negative", "fraction", "inf", "pd.NA"],
+)
+def test_ranks_must_be_whole_numbers_from_1(ranks, shown):
+    recommended = one_user_list(ranks, [1, 2, 3], user="u1").set_axis([10, 11, 12])
+    message = (
+        "map_at_k: column 'rank' of 'recommended' must hold whole numbers >= 1 (1 = best); "
+        f"1 value(s) are not (first: {shown} at index 11, user 'u1')."
+    )
+    assert_raises_exactly(message, map_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("ranks, dtype", [(["1", "2"], "str"), ([True, False], "bool")])
+def test_rank_column_must_be_numeric(ranks, dtype):
+    recommended = pd.DataFrame({"user_id": [1, 1], "rank": ranks, "movie_id": [1, 2]})
+    recommended["rank"] = recommended["rank"].astype(dtype)
+    message = (
+        "precision_at_k: column 'rank' of 'recommended' must hold numbers (1 = best). Got "
+        f"dtype {recommended['rank'].dtype} instead."
+    )
+    assert_raises_exactly(message, precision_at_k, FIVE_RELEVANT, recommended, k=2)
+
+
+@pytest.mark.parametrize("frame", ["relevant", "recommended"])
+@pytest.mark.parametrize("column", ["user_id", "movie_id"])
+def test_missing_ids_raise(frame, column):
+    relevant, recommended = toy_frames()
+    frames = {"relevant": relevant, "recommended": recommended}
+    frames[frame] = frames[frame].astype({column: float})
+    frames[frame].loc[2, column] = np.nan
+    message = (
+        f"hit_rate_at_k: column {column!r} of {frame!r} holds 1 missing value(s) (first at "
+        "index 2). Drop or fill those rows."
+    )
+    assert_raises_exactly(message, hit_rate_at_k, frames["relevant"], frames["recommended"], k=3)
+
+
+def test_coverage_checks_rank_values_and_item_ids():
+    _, recommended = toy_frames()
+    bad_rank = recommended.assign(rank=recommended["rank"].astype(float).replace(3.0, 0.5))
+    message = (
+        "coverage_at_k: column 'rank' of 'recommended' must hold whole numbers >= 1 (1 = best); "
+        "3 value(s) are not (first: 0.5 at index 2)."
+    )
+    assert_raises_exactly(message, coverage_at_k, bad_rank, n_items=16, k=3)
+    no_item = recommended.astype({"movie_id": float})
+    no_item.loc[4, "movie_id"] = np.nan
+    message = (
+        "coverage_at_k: column 'movie_id' of 'recommended' holds 1 missing value(s) (first at "
+        "index 4). Drop or fill those rows."
+    )
+    assert_raises_exactly(message, coverage_at_k, no_item, n_items=16, k=3)
+
+
+# Ranks with gaps, k = 5: user 1's list is 10 at rank 1, 11 at rank 3, 12 at rank 7 (past k),
+# relevant {10, 11, 12, 13}. The gaps are positions holding items not in the frame.
+# recall    = 2 / 4
+# precision = 2 / 5
+# NDCG      = (1 + 1/log2(4)) / (1 + 1/log2(3) + 1/log2(4) + 1/log2(5))
+# MAP       = (P@1 + P@3) / min(4, 5) = (1 + 2/3) / 4 = 5/12
+GAPS_EXPECTED = {
+    recall_at_k: 0.5,
+    precision_at_k: 0.4,
+    hit_rate_at_k: 1.0,
+    ndcg_at_k: 1.5 / (1 + 1 / LOG2_3 + 0.5 + 1 / np.log2(5)),
+    map_at_k: 5 / 12,
+}
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_ranks_with_gaps_are_positions(metric):
+    recommended = one_user_list([1, 3, 7], [10, 11, 12])
+    relevant = pd.DataFrame({"user_id": [1] * 4, "movie_id": [10, 11, 12, 13]})
+    assert metric(relevant, recommended, k=5) == pytest.approx(GAPS_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_rows_past_k_are_ignored_without_a_rank_column(metric):
+    # The k = 2 values of the toy problem (see test_only_the_first_k_ranks_count), from lists of
+    # 3 rows that carry no rank column.
+    relevant, recommended = toy_frames()
+    unranked = recommended.drop(columns=["rank", "score"])
+    assert metric(relevant, unranked, k=2) == metric(relevant, recommended, k=2)
+    assert recall_at_k(relevant, unranked, k=2) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_row_order_does_not_matter_with_a_rank_column(metric):
+    relevant, recommended = toy_frames()
+    shuffled = recommended.sample(frac=1.0, random_state=0)
+    assert not shuffled["rank"].is_monotonic_increasing
+    assert metric(relevant, shuffled, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_interleaved_users_without_a_rank_column(metric):
+    # Rows of different users may interleave; each user's own rows keep their order.
+    relevant, recommended = toy_frames()
+    interleaved = recommended.sort_values(["rank", "user_id"], kind="stable")
+    assert interleaved["user_id"].tolist()[:4] == [1, 2, 3, 4]
+    unranked = interleaved.drop(columns=["rank", "score"])
+    assert metric(relevant, unranked, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Int64", "uint8"])
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_whole_number_ranks_of_any_numeric_dtype(metric, dtype):
+    relevant, recommended = toy_frames()
+    recommended = recommended.astype({"rank": dtype})
+    assert metric(relevant, recommended, k=3) == pytest.approx(TOY_EXPECTED[metric], rel=1e-12)
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_empty_recommended_scores_zero(metric):
+    # `pd.DataFrame(columns=...)` gives object columns; no list means no hit.
+    empty = pd.DataFrame(columns=["user_id", "rank", "movie_id"])
+    assert metric(FIVE_RELEVANT, empty, k=2) == 0.0
+    assert metric(FIVE_RELEVANT, empty.drop(columns="rank"), k=2) == 0.0
+
+
+def test_graded_ndcg_duplicate_pair_uses_its_first_gain():
+    # List [11, 10]; relevant rows (11, gain 1), (11, gain 3), (10, gain 2): item 11 keeps 1.
+    # DCG = 1 + 2/log2(3); ideal = 2 + 1/log2(3). With the last gain (3) it would be 1.
+    recommended = one_user_list([1, 2], [11, 10])
+    relevant = pd.DataFrame({"user_id": [1, 1, 1], "movie_id": [11, 11, 10],
+                             "gain": [1.0, 3.0, 2.0]})
+    expected = (1 + 2 / LOG2_3) / (2 + 1 / LOG2_3)
+    assert ndcg_at_k(relevant, recommended, k=2, gain_col="gain") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("gain, shown", [(np.inf, "inf"), (-0.5, "-0.5"), ("high", "'high'")])
+def test_graded_ndcg_refuses_infinite_negative_and_non_numeric_gains(gain, shown):
+    relevant = FIVE_RELEVANT.assign(gain=pd.Series([1.0, 2.0, gain, 1.0, 1.0], dtype=object))
+    message = (
+        "ndcg_at_k: column 'gain' of 'relevant' must hold finite, non-negative gains; "
+        f"1 value(s) are not (first: {shown})."
+    )
+    assert_raises_exactly(message, ndcg_at_k, relevant, one_user_list([1, 2], [1, 2]), k=2,
+                          gain_col="gain")
+
+
+def random_frames(rng):
+    """Small frames that are often malformed: ties, repeated items, odd ranks, stray users."""
+    n = int(rng.integers(1, 9))
+    ranks = rng.choice([0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 4.0, 7.0, 1.5, np.nan, -1.0], size=n)
+    recommended = pd.DataFrame({"user_id": rng.integers(1, 4, size=n), "rank": ranks,
+                                "movie_id": rng.integers(1, 6, size=n)})
+    m = int(rng.integers(1, 7))
+    relevant = pd.DataFrame({"user_id": rng.integers(1, 4, size=m),
+                             "movie_id": rng.integers(1, 6, size=m),
+                             "gain": rng.choice([0.0, 0.5, 1.0, 3.0], size=m)})
+    if rng.random() < 0.5:
+        recommended = recommended.drop(columns="rank")
+    return relevant, recommended
+
+
+def test_every_metric_stays_in_range_or_raises():
+    # The kind of fault behind issue #16: whatever the frames, a value outside [0, 1] is a bug.
+    rng = np.random.default_rng(0)
+    outcomes = {"value": 0, "error": 0}
+    for _ in range(150):
+        relevant, recommended = random_frames(rng)
+        k = int(rng.integers(1, 5))
+        calls = [(m, {}) for m in RANKING_METRICS] + [(ndcg_at_k, {"gain_col": "gain"})]
+        for metric, kwargs in calls:
+            try:
+                value = metric(relevant, recommended, k=k, **kwargs)
+            except ValueError:
+                outcomes["error"] += 1
+                continue
+            outcomes["value"] += 1
+            assert 0.0 <= value <= 1.0, (metric.__name__, k, relevant, recommended)
+    assert min(outcomes.values()) > 100  # both paths are exercised
+
+
+@pytest.mark.parametrize("metric", RANKING_METRICS, ids=lambda f: f.__name__)
+def test_metrics_leave_their_inputs_unchanged(metric):
+    relevant, recommended = toy_frames()
+    relevant = relevant.assign(gain=2.0)
+    before = relevant.copy(), recommended.copy()
+    metric(relevant, recommended.drop(columns="rank"), k=3)
+    metric(relevant, recommended, k=3)
+    pd.testing.assert_frame_equal(relevant, before[0])
+    pd.testing.assert_frame_equal(recommended, before[1])
+    coverage_at_k(recommended, n_items=16, k=3)
+    pd.testing.assert_frame_equal(recommended, before[1])
+
+
+# --------------------------------------------------------------------------------------------
 # The scikit-learn scorer, on a fake recommender
 # --------------------------------------------------------------------------------------------
 
@@ -451,10 +718,20 @@ def test_scorer_bad_data(fitted):
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         scorer(fitted, TEST.to_numpy(), y)
-    with pytest.raises(ValueError, match=r"needs the ratings y .* Got y=None instead\.$"):
-        scorer(fitted, X, None)
     with pytest.raises(ValueError, match=r"X has 6 rows but y has 2 ratings\.$"):
         scorer(fitted, X, y[:2])
+    message = (
+        "make_ranking_scorer('ndcg', k=2, threshold=4.0): y must hold numeric ratings, or NaN "
+        "for an interaction without one; 2 value(s) are not (first: 'good' at position 1)."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        scorer(fitted, X, [5, "good", 4, None, "bad", 5])
+    message = (
+        "make_ranking_scorer('ndcg', k=2, threshold=4.0): X has no rows, so there are no users "
+        "to evaluate."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        scorer(fitted, X.iloc[:0], None)
 
 
 def test_scorer_all_users_unknown(fitted):
@@ -467,6 +744,127 @@ def test_scorer_all_users_unknown(fitted):
     with pytest.warns(ColdStartWarning, match=r"^2 of 2 users"):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             scorer(fitted, X, [5, 5])
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer on implicit feedback (issue #12): y=None, all NaN, or ratings mixed with NaN
+# --------------------------------------------------------------------------------------------
+
+# Every row of TEST relevant. The known users' relevant sets are user 1: {2, 5}, user 2: {1, 6},
+# user 3: {4}; their lists (k = 2) are [2, 3], [1, 3] and [1, 2] (seen items 1, 2, 3 excluded).
+# recall    = (1/2 + 1/2 + 0/1) / 3
+# precision = (1/2 + 1/2 + 0/2) / 3
+# ndcg      = 2 * (1 / (1 + 1/log2(3))) / 3        (users 1 and 2: one hit at rank 1 of 2)
+# map       = (P@1 / min(2, 2) + P@1 / min(2, 2) + 0) / 3
+# coverage  = |{1, 2, 3}| / 6
+IMPLICIT_EXPECTED = {
+    "recall": 1 / 3,
+    "precision": 1 / 3,
+    "hit_rate": 2 / 3,
+    "ndcg": 2 / (1 + 1 / LOG2_3) / 3,
+    "map": 1 / 3,
+    "coverage": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    "y",
+    [None, np.full(6, np.nan), [None] * 6, pd.Series([pd.NA] * 6, dtype="Float64")],
+    ids=["None", "nan", "list-of-None", "Float64-NA"],
+)
+@pytest.mark.parametrize("metric", sorted(IMPLICIT_EXPECTED))
+def test_scorer_without_ratings_takes_every_row_as_relevant(fitted, metric, y):
+    scorer = make_ranking_scorer(metric, k=2)
+    X = TEST[["user_id", "movie_id"]]
+    with pytest.warns(ColdStartWarning, match=r"^1 of 4 users with relevant items were not seen"):
+        value = scorer(fitted, X, y)
+    assert value == pytest.approx(IMPLICIT_EXPECTED[metric], rel=1e-12)
+    assert fitted.calls_ == [([1, 2, 3], 2, True)]
+
+
+# Ratings mixed with NaN: a row is relevant unless rated below the threshold.
+# (1, 2): 5 -> yes; (1, 5): NaN -> yes; (2, 1): 3 -> no; (2, 6): NaN -> yes; (3, 4): 2 -> no;
+# (9, 1): 5 -> yes, but user 9 is unknown. So user 1: {2, 5} with list [2, 3], user 2: {6}
+# with list [1, 3], and user 3 is not evaluated.
+MIXED_Y = [5.0, np.nan, 3.0, np.nan, 2.0, 5.0]
+MIXED_EXPECTED = {
+    "recall": (1 / 2 + 0) / 2,
+    "precision": (1 / 2 + 0) / 2,
+    "hit_rate": 1 / 2,
+    "ndcg": (1 / (1 + 1 / LOG2_3) + 0) / 2,
+    "map": (1 / 2 + 0) / 2,
+    "coverage": 0.5,
+}
+
+
+@pytest.mark.parametrize("metric", sorted(MIXED_EXPECTED))
+def test_scorer_mixed_ratings_unrated_rows_are_relevant(fitted, metric):
+    scorer = make_ranking_scorer(metric, k=2)
+    with pytest.warns(ColdStartWarning, match=r"^1 of 3 users with relevant items were not seen"):
+        value = scorer(fitted, TEST[["user_id", "movie_id"]], MIXED_Y)
+    assert value == pytest.approx(MIXED_EXPECTED[metric], rel=1e-12)
+    assert fitted.calls_ == [([1, 2], 2, True)]
+
+
+def test_scorer_y_defaults_to_none(fitted):
+    known = TEST.loc[TEST["user_id"] != 9, ["user_id", "movie_id"]]
+    scorer = make_ranking_scorer("recall", k=2)
+    assert scorer(fitted, known) == scorer(fitted, known, None) == pytest.approx(1 / 3)
+
+
+def test_scorer_leaves_x_and_y_unchanged(fitted):
+    X = TEST[["user_id", "movie_id"]].copy()
+    y = pd.Series(MIXED_Y, name="rating")
+    X_before, y_before = X.copy(), y.copy()
+    array = X.to_numpy()
+    array_before = array.copy()
+    with pytest.warns(ColdStartWarning):
+        make_ranking_scorer("ndcg", k=2)(fitted, X, y)
+        make_ranking_scorer("map", k=2)(fitted, array, None)
+    pd.testing.assert_frame_equal(X, X_before)
+    pd.testing.assert_series_equal(y, y_before)
+    np.testing.assert_array_equal(array, array_before)
+
+
+def test_scorer_in_cross_validate_without_y():
+    # scikit-learn calls the scorer with y=None when cross_validate gets no y.
+    known = TEST.loc[TEST["user_id"] != 9, ["user_id", "movie_id"]]
+    X = pd.concat([TRAIN, known], ignore_index=True)
+
+    class Splitter:
+        def split(self, X, y=None, groups=None):
+            yield np.arange(3), np.arange(3, len(X))
+
+        def get_n_splits(self, X=None, y=None, groups=None):
+            return 1
+
+    scoring = {"recall": make_ranking_scorer("recall", k=2),
+               "ndcg": make_ranking_scorer("ndcg", k=2)}
+    result = cross_validate(FakeRecommender(), X, cv=Splitter(), scoring=scoring,
+                            error_score="raise")
+    assert result["test_recall"][0] == pytest.approx(IMPLICIT_EXPECTED["recall"])
+    assert result["test_ndcg"][0] == pytest.approx(IMPLICIT_EXPECTED["ndcg"])
+
+
+def test_scorer_on_a_real_recommender_with_y_none():
+    # Each user rated every item but one, so whatever the model learned, recommend(k=2) with
+    # seen items excluded returns exactly that item: recall, NDCG, MAP and hit rate are 1,
+    # precision 1/2 (one item out of k = 2) and coverage 3/3.
+    from skrec import MultiTaskRecommender
+
+    train = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [2, 3, 1, 3, 1, 2],
+                          "rating": [5.0, 3.0, 4.0, 2.0, 1.0, 5.0]})
+    est = MultiTaskRecommender(epochs=1, embedding_dim=4, random_state=0)
+    est.fit(train[["user_id", "movie_id"]], train["rating"])
+    X = pd.DataFrame({"user_id": [1, 2, 3], "movie_id": [1, 2, 3]})
+    X_before = X.copy()
+    expected = {"recall": 1.0, "precision": 0.5, "ndcg": 1.0, "map": 1.0, "hit_rate": 1.0,
+                "coverage": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        values = {name: make_ranking_scorer(name, k=2)(est, X, None) for name in expected}
+    assert values == pytest.approx(expected)
+    pd.testing.assert_frame_equal(X, X_before)
 
 
 # --------------------------------------------------------------------------------------------
