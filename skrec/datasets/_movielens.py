@@ -204,8 +204,9 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         If ``download_if_missing`` is not a bool, or ``data_home`` not a path or None.
     OSError
         If the data is missing and ``download_if_missing`` is False, or the download fails,
-        is truncated or has the wrong checksum, or a file does not have the release's format.
-        The message says which URL to download by hand and where to extract it.
+        is truncated or has the wrong checksum (the message says which URL to download by hand
+        and where to extract it), or a CSV file's header or a 1M occupation code is not the
+        release's (the message names the file).
 
     See Also
     --------
