@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -82,15 +83,16 @@ def server():
     thread.join()
 
 
-def _serve(monkeypatch, server, body, *, checksum=None, declared_length=None, path="/ml-100k.zip"):
-    """Serve ``body`` at ``path`` and point MovieLens 100k's URL and checksum at it."""
+def _serve(monkeypatch, server, body, *, checksum=None, declared_length=None, path=None, variant="100k"):
+    """Serve ``body`` at ``path`` and point the URL and checksum of MovieLens ``variant`` at it."""
+    spec = _movielens._VARIANTS[variant]
+    path = path or f"/{spec.remote.filename}"
     server.routes[path] = (body, len(body) if declared_length is None else declared_length)
-    remote = _base.RemoteFileMetadata(
-        filename="ml-100k.zip",
+    remote = spec.remote._replace(
         url=server.base_url + path,
         checksum=hashlib.sha256(body).hexdigest() if checksum is None else checksum,
     )
-    monkeypatch.setitem(_movielens._VARIANTS, "100k", (remote, "ml-100k", "movielens_100k.rst"))
+    monkeypatch.setitem(_movielens._VARIANTS, variant, spec._replace(remote=remote))
     return remote.url
 
 
@@ -151,8 +153,9 @@ def test_fetch_parses_every_file_with_documented_dtypes(tiny_movielens_home):
     assert users["zip_code"].tolist() == ["01002", "94043", "T8H1N"]  # leading zero kept
 
     movies = ml.movies.set_index("movie_id")
-    assert list(ml.movies.columns) == ["movie_id", "title", "release_date", "imdb_url", "genres"]
-    assert ml.movies["movie_id"].dtype == "int64"
+    assert list(ml.movies.columns) == ["movie_id", "title", "year", "genres", "release_date", "imdb_url"]
+    assert ml.movies["movie_id"].dtype == "int64" and ml.movies["year"].dtype == "Int64"
+    assert movies["year"].tolist() == [1995, 1995, 1971, pd.NA]  # "unknown" has no year
     assert pd.api.types.is_string_dtype(ml.movies["title"]) and pd.api.types.is_string_dtype(ml.movies["genres"])
     assert ml.movies["release_date"].dtype == "datetime64[ns]"
     assert movies.loc[2, "title"] == "Misérables, Les (1995)"  # latin-1 decoded
@@ -198,11 +201,21 @@ def test_fold_file_missing_from_the_folder_raises_oserror(tiny_movielens_home):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["1m", "100K", 100, None])
+@pytest.mark.parametrize("variant", ["10m", "100K", "latest", 100, None])
 def test_bad_variant_raises_valueerror_naming_the_allowed_values(variant, tiny_movielens_home):
-    msg = f"The 'variant' parameter of fetch_movielens must be a str among {{'100k'}}. Got {variant!r} instead."
-    with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace("{", r"\{")):
+    allowed = "{'100k', '1m', '20m', '25m', 'latest-small'}"
+    msg = f"The 'variant' parameter of fetch_movielens must be a str among {allowed}. Got {variant!r} instead."
+    with pytest.raises(ValueError, match=re.escape(msg)):
         fetch_movielens(variant, data_home=tiny_movielens_home)
+
+
+@pytest.mark.parametrize("variant", ["1m", "20m", "25m", "latest-small"])
+def test_folds_of_another_release_raise_and_point_to_the_splitters(variant, empty_home):
+    with pytest.raises(ValueError, match=f"MovieLens {variant} has no canonical folds: only the 100k archive ships"):
+        fetch_movielens_fold("u1", variant=variant, data_home=empty_home)
+    with pytest.raises(ValueError, match=r"'variant' parameter of fetch_movielens_fold must be a str among \{'100k'\}"):
+        fetch_movielens_fold("u1", variant="2m", data_home=empty_home)
+    assert not empty_home.exists()  # checked before anything is created
 
 
 @pytest.mark.parametrize("fold", ["u6", "u0", 1, "U1"])
@@ -339,6 +352,142 @@ def test_an_incomplete_existing_folder_is_left_alone_and_reported(
 
 
 # --------------------------------------------------------------------------------------------
+# MovieLens 1M, 20M, 25M and latest-small, in their real layouts
+# --------------------------------------------------------------------------------------------
+
+CSV_VARIANTS = ["20m", "25m", "latest-small"]
+COMMON_MOVIE_COLUMNS = ["movie_id", "title", "year", "genres"]
+
+
+def _tiny_1m_files():
+    """ml-1m/ in its real format: "::" separated, latin-1 titles, occupation and age codes."""
+    ratings = ["1::1193::5::978300760", "1::661::3::978302109", "2::1::4::978298709", "3::2::1::978297868",
+               "3::1193::5::978297000"]  # fmt: skip
+    users = ["1::F::1::10::48067", "2::M::56::16::70072", "3::M::25::0::02139"]
+    movies = [
+        "1::Toy Story (1995)::Animation|Children's|Comedy",
+        "2::Misérables, Les (1995)::Drama|Musical",
+        '661::"Great Performances" Cats (1998)::Musical',
+        "1193::Star Wars: Episode IV - A New Hope (1977)::Action|Adventure|Fantasy|Sci-Fi",
+    ]
+    return {
+        "ratings.dat": ("\n".join(ratings) + "\n").encode(),
+        "users.dat": ("\n".join(users) + "\n").encode(),
+        "movies.dat": ("\n".join(movies) + "\n").encode("latin-1"),
+        "README": b"A tiny fake of MovieLens 1M for tests.\n",
+    }
+
+
+def _tiny_csv_files():
+    """ml-20m/, ml-25m/ or ml-latest-small/ in their real format: UTF-8 CSV with a header."""
+    ratings = ["userId,movieId,rating,timestamp", "1,1,4.0,964982703", "1,3,0.5,964981247",
+               "2,1,5.0,1445714835", "2,193609,3.5,1537799250", "2,50,4.5,1537799300"]  # fmt: skip
+    movies = [
+        "movieId,title,genres",
+        "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy",
+        '3,"American President, The (1995)",Comedy|Drama|Romance',
+        "50,Amélie (Fabuleux destin d'Amélie Poulain) (2001),Comedy|Romance",
+        '77,"Fawlty Towers, ""The Germans"" (1975-1979)",Comedy',
+        "193609,Babylon 5,(no genres listed)",
+    ]
+    return {
+        "ratings.csv": ("\r\n".join(ratings) + "\r\n").encode(),
+        "movies.csv": ("\n".join(movies) + "\n").encode("utf-8"),
+        "tags.csv": b"userId,movieId,tag,timestamp\n2,50,quirky,1537799301\n",
+        "links.csv": b"movieId,imdbId,tmdbId\n1,0114709,862\n",
+    }
+
+
+def _release_zip(variant, files=None):
+    folder = _movielens._VARIANTS[variant].folder
+    return _zip_bytes(files or (_tiny_1m_files() if variant == "1m" else _tiny_csv_files()), prefix=folder + "/")
+
+
+def test_1m_download_gives_the_common_schema_and_its_users(server, monkeypatch, empty_home):
+    _serve(monkeypatch, server, _release_zip("1m"), variant="1m")
+    ml = fetch_movielens("1m", data_home=empty_home, **FAST)
+    assert os.listdir(empty_home) == ["ml-1m"]
+    assert ml.ratings.dtypes.astype(str).to_dict() == RATING_DTYPES
+    assert ml.ratings.iloc[0].tolist() == [1, 1193, 5, 978300760]  # file order
+
+    assert list(ml.users.columns) == ["user_id", "age", "gender", "occupation", "zip_code"]
+    assert ml.users["age"].tolist() == [1, 56, 25]  # the band codes
+    assert ml.users["occupation"].tolist() == ["K-12 student", "self-employed", "other"]
+    assert len(ml.users["occupation"].cat.categories) == 21
+    assert ml.users["zip_code"].tolist() == ["48067", "70072", "02139"]
+
+    movies = ml.movies.set_index("movie_id")
+    assert list(ml.movies.columns) == COMMON_MOVIE_COLUMNS and ml.movies["movie_id"].dtype == "int64"
+    assert movies.loc[2, "title"] == "Misérables, Les (1995)"  # latin-1 decoded
+    assert movies.loc[661, "title"] == '"Great Performances" Cats (1998)'  # quotes are characters
+    assert movies.loc[1193, "title"] == "Star Wars: Episode IV - A New Hope (1977)"
+    assert movies["year"].tolist() == [1995, 1995, 1998, 1977]
+    assert movies.loc[1, "genres"] == "Animation|Children's|Comedy"
+    assert "MovieLens 1M" in ml.DESCR and "Harper" in ml.DESCR and "may not redistribute" in ml.DESCR
+
+
+@pytest.mark.parametrize("variant", CSV_VARIANTS)
+def test_csv_release_download_gives_the_common_schema_without_users(server, monkeypatch, empty_home, variant):
+    _serve(monkeypatch, server, _release_zip(variant), variant=variant)
+    ml = fetch_movielens(variant, data_home=empty_home, **FAST)
+    assert os.listdir(empty_home) == [f"ml-{variant}"]
+    assert ml.users is None
+    dtypes = {"user_id": "int32", "movie_id": "int32", "rating": "float32", "timestamp": "int64"}
+    assert ml.ratings.dtypes.astype(str).to_dict() == dtypes
+    assert ml.ratings["rating"].tolist() == [4.0, 0.5, 5.0, 3.5, 4.5]  # half stars
+    assert ml.ratings.index.equals(pd.RangeIndex(5))
+
+    movies = ml.movies.set_index("movie_id")
+    assert list(ml.movies.columns) == COMMON_MOVIE_COLUMNS and ml.movies["movie_id"].dtype == "int32"
+    assert movies.loc[3, "title"] == "American President, The (1995)"  # quoted comma
+    assert movies.loc[77, "title"] == 'Fawlty Towers, "The Germans" (1975-1979)'
+    assert movies.loc[50, "title"] == "Amélie (Fabuleux destin d'Amélie Poulain) (2001)"  # UTF-8
+    assert movies["year"].tolist() == [1995, 1995, 2001, 1975, pd.NA]
+    assert movies.loc[193609, "genres"] == "(no genres listed)"
+    assert movies["genres"].str.get_dummies("|").shape == (5, 8)  # 7 genres and the "none" marker
+    assert "Harper" in ml.DESCR and f'fetch_movielens("{variant}")' in ml.DESCR
+
+
+@pytest.mark.parametrize("variant", ["1m", *CSV_VARIANTS])
+def test_checksum_mismatch_of_any_release_raises_and_leaves_nothing(server, monkeypatch, empty_home, variant):
+    url = _serve(monkeypatch, server, _release_zip(variant), checksum="0" * 64, variant=variant)
+    with pytest.raises(OSError, match="SHA256 checksum") as excinfo:
+        fetch_movielens(variant, data_home=empty_home, **FAST)
+    assert url in str(excinfo.value) and str(empty_home / f"ml-{variant}") in str(excinfo.value)
+    assert os.listdir(empty_home) == []
+
+
+@pytest.mark.parametrize("variant, marker", [("1m", "ratings.dat, users.dat and movies.dat"), ("25m", "ratings.csv")])
+def test_missing_release_without_download_names_its_archive_and_files(empty_home, variant, marker):
+    with pytest.raises(OSError) as excinfo:
+        fetch_movielens(variant, data_home=empty_home, download_if_missing=False)
+    message = str(excinfo.value)
+    assert message.startswith(f"MovieLens {variant} data not found and download_if_missing is False. ")
+    assert f"https://files.grouplens.org/datasets/movielens/ml-{variant}.zip" in message
+    assert f"so that the folder {empty_home / f'ml-{variant}'} holds {marker}" in message
+
+
+def _extracted(tmp_path, variant, files):
+    folder = tmp_path / _movielens._VARIANTS[variant].folder
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return tmp_path
+
+
+def test_unknown_1m_occupation_code_is_reported(tmp_path):
+    files = _tiny_1m_files() | {"users.dat": b"1::F::1::21::48067\n"}
+    with pytest.raises(OSError, match=r"users.dat has occupation codes outside 0..20: \[21\]"):
+        fetch_movielens("1m", data_home=_extracted(tmp_path, "1m", files))
+
+
+def test_csv_with_another_header_is_reported(tmp_path):
+    files = _tiny_csv_files() | {"ratings.csv": b"user,item,rating,time\n1,1,4.0,964982703\n"}
+    with pytest.raises(OSError, match="ratings.csv starts with the header 'user,item,rating,time'; expected 'userId,"):
+        fetch_movielens("latest-small", data_home=_extracted(tmp_path, "latest-small", files))
+
+
+# --------------------------------------------------------------------------------------------
 # Public surface
 # --------------------------------------------------------------------------------------------
 
@@ -362,7 +511,7 @@ def test_import_does_not_import_keras():
 @pytest.mark.realdata
 def test_real_movielens_counts_and_dtypes(movielens_home):
     ml = fetch_movielens(data_home=movielens_home, download_if_missing=False)
-    assert ml.ratings.shape == (100_000, 4) and ml.users.shape == (943, 5) and ml.movies.shape == (1682, 5)
+    assert ml.ratings.shape == (100_000, 4) and ml.users.shape == (943, 5) and ml.movies.shape == (1682, 6)
     assert ml.ratings.dtypes.astype(str).to_dict() == RATING_DTYPES
     assert ml.ratings["user_id"].nunique() == 943 and ml.ratings["movie_id"].nunique() == 1682
     assert sorted(ml.ratings["rating"].unique()) == [1, 2, 3, 4, 5]
@@ -394,3 +543,26 @@ def test_real_movielens_test_sets_of_u1_to_u5_partition_the_ratings(movielens_ho
     np.testing.assert_array_equal(
         pd.concat(tests).sort_values(key).to_numpy(), ratings.sort_values(key).to_numpy()
     )
+
+
+# Published counts (GroupLens READMEs): ratings, users, rows of the movie file.
+_PUBLISHED = {
+    "1m": (1_000_209, 6_040, 3_883),
+    "20m": (20_000_263, 138_493, 27_278),
+    "25m": (25_000_095, 162_541, 62_423),
+    "latest-small": (100_836, 610, 9_742),
+}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("variant", list(_PUBLISHED))
+def test_real_release_counts(variant):
+    data_home = os.environ.get("SKREC_DATA")
+    folder = _movielens._VARIANTS[variant].folder
+    if not data_home or not (Path(data_home).expanduser() / folder).is_dir():
+        pytest.skip(f"$SKREC_DATA holds no extracted {folder}/")
+    ml = fetch_movielens(variant, data_home=data_home, download_if_missing=False)
+    n_ratings, n_users, n_movies = _PUBLISHED[variant]
+    assert (len(ml.ratings), ml.ratings["user_id"].nunique(), len(ml.movies)) == (n_ratings, n_users, n_movies)
+    assert list(ml.movies.columns) == COMMON_MOVIE_COLUMNS and not ml.movies["movie_id"].duplicated().any()
+    assert ml.users is None or len(ml.users) == n_users

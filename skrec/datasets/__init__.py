@@ -1,4 +1,4 @@
-"""Data sets as pandas DataFrames: MovieLens 100k (downloaded) and synthetic rating sets of any size.
+"""Data sets as pandas DataFrames: MovieLens 100k, 1M, 20M, 25M, latest-small (downloaded) and synthetic ratings.
 
 Nothing here imports Keras, so ``import skrec.datasets`` stays cheap.
 """

@@ -32,6 +32,30 @@ MOVIELENS_100K = RemoteFileMetadata(
     checksum="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
 )
 
+# The other official GroupLens archives (https://grouplens.org/datasets/movielens/), pinned to the
+# SHA-256 and sizes GroupLens publishes for them. "latest-small" is a development set that
+# GroupLens may replace: the pin keeps it the September 2018 release (a newer file is rejected).
+MOVIELENS_1M = RemoteFileMetadata(  # 5,917,549 bytes
+    filename="ml-1m.zip",
+    url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+    checksum="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+)
+MOVIELENS_20M = RemoteFileMetadata(  # 198,702,078 bytes
+    filename="ml-20m.zip",
+    url="https://files.grouplens.org/datasets/movielens/ml-20m.zip",
+    checksum="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+)
+MOVIELENS_25M = RemoteFileMetadata(  # 261,978,986 bytes
+    filename="ml-25m.zip",
+    url="https://files.grouplens.org/datasets/movielens/ml-25m.zip",
+    checksum="8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
+)
+MOVIELENS_LATEST_SMALL = RemoteFileMetadata(  # 978,202 bytes
+    filename="ml-latest-small.zip",
+    url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+    checksum="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+)
+
 
 def get_data_home(data_home=None):
     """Return the path of the skrec data folder, creating it if needed.

@@ -1,8 +1,9 @@
-"""Load MovieLens 100k (ratings, users, movies and the canonical folds) as pandas DataFrames.
+"""Load the MovieLens releases (100k, 1M, 20M, 25M, latest-small) as pandas DataFrames of one schema.
 
-Source: GroupLens Research, https://grouplens.org/datasets/movielens/100k/. The archive may not
-be redistributed, so it is downloaded on first use (see :mod:`skrec.datasets._base`), kept
-extracted under the data folder, and parsed on every call (parsing takes well under a second).
+Source: GroupLens Research, https://grouplens.org/datasets/movielens/. The archives may not be
+redistributed, so each is downloaded on first use (see :mod:`skrec.datasets._base`), kept
+extracted under the data folder, and parsed on every call (see
+:mod:`skrec.datasets._movielens_files`). MovieLens 100k also has canonical train/test folds.
 
 Reference: F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and
 Context. ACM Transactions on Interactive Intelligent Systems (TiiS) 5, 4, Article 19.
@@ -10,36 +11,49 @@ https://doi.org/10.1145/2827872
 """
 
 import logging
+from collections import namedtuple
 from importlib import resources
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.utils import Bunch
 
-from ._base import MOVIELENS_100K, _fetch_folder, get_data_home
+from ._base import (
+    MOVIELENS_1M,
+    MOVIELENS_20M,
+    MOVIELENS_25M,
+    MOVIELENS_100K,
+    MOVIELENS_LATEST_SMALL,
+    _fetch_folder,
+    get_data_home,
+)
+from ._movielens_files import read_1m, read_100k, read_csv_release, read_ratings_100k
 
 __all__ = ["fetch_movielens", "fetch_movielens_fold"]
 
 logger = logging.getLogger(__name__)
 
-# variant -> (remote archive, folder inside the archive and under data_home, DESCR file).
-_VARIANTS = {"100k": (MOVIELENS_100K, "ml-100k", "movielens_100k.rst")}
+_Variant = namedtuple("_Variant", ["remote", "folder", "descr", "marker", "files", "read"])
+_Variant.__doc__ = """A MovieLens release: its archive, the folder it extracts to (under data_home),
+its DESCR file, a file whose presence means the folder is complete, the files named in error
+messages, and the function parsing the folder into (ratings, users, movies)."""
+
+_CSV_FILES = "ratings.csv, movies.csv and the other files"
+_VARIANTS = {
+    "100k": _Variant(MOVIELENS_100K, "ml-100k", "movielens_100k.rst", "u.data",
+                     "u.data, u.item, u.user and the other files", read_100k),
+    "1m": _Variant(MOVIELENS_1M, "ml-1m", "movielens_1m.rst", "ratings.dat",
+                   "ratings.dat, users.dat and movies.dat", read_1m),
+    "20m": _Variant(MOVIELENS_20M, "ml-20m", "movielens_20m.rst", "ratings.csv", _CSV_FILES, read_csv_release),
+    "25m": _Variant(MOVIELENS_25M, "ml-25m", "movielens_25m.rst", "ratings.csv", _CSV_FILES, read_csv_release),
+    "latest-small": _Variant(MOVIELENS_LATEST_SMALL, "ml-latest-small", "movielens_latest_small.rst",
+                             "ratings.csv", _CSV_FILES, read_csv_release),
+}  # fmt: skip
 
 # u1..u5 are the five disjoint 80/20 splits of u.data (each rating is in exactly one uN.test);
-# ua/ub hold out exactly 10 ratings per user. All come with the archive (made by its mku.sh).
+# ua/ub hold out exactly 10 ratings per user. All come with the 100k archive (made by its mku.sh).
 _FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
-
-_RATING_COLUMNS = ["user_id", "movie_id", "rating", "timestamp"]
-_USER_COLUMNS = ["user_id", "age", "gender", "occupation", "zip_code"]
-_MOVIE_COLUMNS = ["movie_id", "title", "release_date", "video_release_date", "imdb_url"]
-
-# Release dates look like "01-Jan-1995". Month names are mapped by hand because strptime's %b
-# follows the process locale.
-_MONTHS = {m: f"{i:02d}" for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1
-)}
 
 
 def _check_str_option(func, name, value, options):
@@ -61,80 +75,33 @@ def _check_download_params(func, download_if_missing, n_retries, delay):
             )
 
 
+def _check_fold_variant(variant):
+    if isinstance(variant, str) and variant in _VARIANTS and variant != "100k":
+        raise ValueError(
+            f"MovieLens {variant} has no canonical folds: only the 100k archive ships them (uN.base, uN.test). "
+            f"Split fetch_movielens({variant!r}).ratings with skrec.model_selection.GlobalTimeSplit, "
+            f"LeaveLastNOut or PerUserKFold instead."
+        )
+    _check_str_option("fetch_movielens_fold", "variant", variant, ("100k",))
+
+
 def _movielens_folder(variant, data_home, download_if_missing, n_retries, delay):
     """Return the extracted folder of ``variant``, downloading and extracting it if needed."""
-    remote, folder_name, _ = _VARIANTS[variant]
+    spec = _VARIANTS[variant]
     data_home = get_data_home(data_home)
-    folder = Path(data_home) / folder_name
-    if (folder / "u.data").is_file():
+    folder = Path(data_home) / spec.folder
+    if (folder / spec.marker).is_file():
         logger.debug("Reading MovieLens %s from %s", variant, folder)
         return folder
     help_text = (
-        f"Download {remote.url} and extract it into {data_home}, so that the folder {folder} "
-        f"holds u.data, u.item, u.user and the other files, then call again."
+        f"Download {spec.remote.url} and extract it into {data_home}, so that the folder {folder} "
+        f"holds {spec.files}, then call again."
     )
     if not download_if_missing:
         raise OSError(f"MovieLens {variant} data not found and download_if_missing is False. {help_text}")
     return _fetch_folder(
-        remote, data_home, folder_name, marker="u.data", n_retries=n_retries, delay=delay, help_text=help_text
+        spec.remote, data_home, spec.folder, marker=spec.marker, n_retries=n_retries, delay=delay, help_text=help_text
     )
-
-
-def _read_ratings(path):
-    """Parse a tab separated ratings file (u.data, uN.base, uN.test) into int64 columns."""
-    return pd.read_csv(path, sep="\t", header=None, names=_RATING_COLUMNS, dtype="int64")
-
-
-def _read_lines(path, encoding="latin-1"):
-    return [line for line in Path(path).read_text(encoding=encoding).splitlines() if line.strip()]
-
-
-def _read_users(folder):
-    occupations = _read_lines(folder / "u.occupation")
-    users = pd.read_csv(
-        folder / "u.user",
-        sep="|",
-        header=None,
-        names=_USER_COLUMNS,
-        dtype={"user_id": "int64", "age": "int64", "gender": str, "occupation": str, "zip_code": str},
-        keep_default_na=False,
-        encoding="latin-1",
-    )
-    unknown = sorted(set(users["occupation"]) - set(occupations))
-    if unknown:
-        raise OSError(f"{folder / 'u.user'} has occupations missing from u.occupation: {unknown[:5]}.")
-    users["gender"] = users["gender"].astype("category")
-    users["occupation"] = users["occupation"].astype(pd.CategoricalDtype(occupations))
-    return users
-
-
-def _parse_release_dates(values):
-    numeric = values.str.replace(r"-([A-Za-z]{3})-", lambda m: f"-{_MONTHS[m.group(1).title()]}-", regex=True)
-    return pd.to_datetime(numeric, format="%d-%m-%Y").astype("datetime64[ns]")
-
-
-def _read_movies(folder):
-    # u.genre lists "name|index"; its order is the order of the 0/1 flags at the end of u.item.
-    genre_pairs = [line.rsplit("|", 1) for line in _read_lines(folder / "u.genre")]
-    genre_names = [name for name, _ in sorted(genre_pairs, key=lambda pair: int(pair[1]))]
-    raw = pd.read_csv(
-        folder / "u.item",
-        sep="|",
-        header=None,
-        names=_MOVIE_COLUMNS + genre_names,
-        dtype={"movie_id": "int64", "title": str, "release_date": str, "video_release_date": str, "imdb_url": str}
-        | {name: "int8" for name in genre_names},
-        keep_default_na=False,
-        na_values={"release_date": [""], "video_release_date": [""], "imdb_url": [""]},
-        encoding="latin-1",
-    )
-    flags = raw[genre_names].to_numpy(dtype=bool)
-    names = np.asarray(genre_names, dtype=object)
-    movies = raw[["movie_id", "title"]].copy()
-    movies["release_date"] = _parse_release_dates(raw["release_date"])
-    movies["imdb_url"] = raw["imdb_url"]
-    movies["genres"] = pd.array(["|".join(names[row]) for row in flags], dtype=raw["title"].dtype)
-    return movies
 
 
 def _read_descr(filename):
@@ -142,25 +109,31 @@ def _read_descr(filename):
 
 
 def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True, n_retries=3, delay=1.0):
-    """Load the MovieLens ratings, users and movies as pandas DataFrames.
+    """Load a MovieLens release's ratings, users and movies as pandas DataFrames.
 
-    =================   ==============================
-    Ratings             100,000 (integers 1 to 5)
-    Users               943 (each rated at least 20 movies)
-    Movies              1,682
-    Period              September 1997 to April 1998
-    =================   ==============================
+    ====================  ==========  =======  ======  ==========  =========
+    variant               ratings     users    movies  stars       period
+    ====================  ==========  =======  ======  ==========  =========
+    ``"100k"``            100,000     943      1,682   1 to 5      1997-1998
+    ``"1m"``              1,000,209   6,040    3,883   1 to 5      2000-2003
+    ``"20m"``             20,000,263  138,493  27,278  0.5 to 5.0  1995-2015
+    ``"25m"``             25,000,095  162,541  62,423  0.5 to 5.0  1995-2019
+    ``"latest-small"``    100,836     610      9,742   0.5 to 5.0  1996-2018
+    ====================  ==========  =======  ======  ==========  =========
 
-    The data is read from ``data_home/ml-100k/``, an extracted copy of the GroupLens archive. If
-    that folder is missing, the archive is downloaded (checksum verified), extracted there and
-    deleted. The data may not be redistributed: see the licence in ``DESCR``.
+    The counts are those of the GroupLens READMEs ("movies" counts the movie file's rows; not
+    all of them are rated). Every user rated at least 20 movies. The data is read from
+    ``data_home/ml-<variant>/``, an extracted copy of the GroupLens archive. If that folder is
+    missing, the archive is downloaded (checksum verified), extracted there and deleted. The
+    data may not be redistributed: see the licence in ``DESCR``.
 
     Parameters
     ----------
-    variant : {"100k"}, default="100k"
-        Which MovieLens release to load. Only MovieLens 100k is supported.
+    variant : {"100k", "1m", "20m", "25m", "latest-small"}, default="100k"
+        Which MovieLens release to load. ``"latest-small"`` is the September 2018 release of
+        GroupLens' small development set (the pinned checksum rejects any other).
     data_home : str or path-like, default=None
-        Folder that holds (or will hold) the extracted ``ml-100k/`` folder. ``None`` uses
+        Folder that holds (or will hold) the extracted ``ml-<variant>/`` folder. ``None`` uses
         :func:`get_data_home`: ``$SKREC_DATA``, else ``~/skrec_data``.
     download_if_missing : bool, default=True
         If False, raise an ``OSError`` instead of downloading when the data is not in
@@ -175,45 +148,86 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
     data : :class:`~sklearn.utils.Bunch`
         Dictionary-like object with the following attributes.
 
-        ratings : pandas.DataFrame of shape (100000, 4)
-            One row per rating, in the order of ``u.data`` (which is random; protocol P3's
-            seeded shuffle relies on that order), with a default ``RangeIndex``.
-            ``user_id`` (int64), ``movie_id`` (int64), ``rating`` (int64, 1 to 5) and
-            ``timestamp`` (int64, unix seconds, UTC; ``pd.to_datetime(t, unit="s")`` converts).
-        users : pandas.DataFrame of shape (943, 5)
-            ``user_id`` (int64), ``age`` (int64), ``gender`` (category: ``"F"``, ``"M"``),
-            ``occupation`` (category with the 21 occupations of ``u.occupation``) and
-            ``zip_code`` (str; some are Canadian postcodes such as ``"T8H1N"``).
-        movies : pandas.DataFrame of shape (1682, 5)
-            ``movie_id`` (int64), ``title`` (str, decoded from latin-1), ``release_date``
-            (datetime64[ns]; NaT for the one movie without a date), ``imdb_url`` (str, may be
-            missing) and ``genres`` (str): the movie's genres joined by ``"|"`` in the order of
-            ``u.genre``, e.g. ``"Animation|Children's|Comedy"``, as in later MovieLens
-            releases. ``movies["genres"].str.get_dummies("|")`` gives one 0/1 column per genre.
-            The always empty video release date of ``u.item`` is dropped.
+        ratings : pandas.DataFrame of shape (n_ratings, 4)
+            One row per rating, in file order, with a default ``RangeIndex``: ``user_id``,
+            ``movie_id``, ``rating`` and ``timestamp`` (unix seconds, UTC;
+            ``pd.to_datetime(t, unit="s")`` converts). The dtypes depend on the release:
+
+            - ``"100k"``, ``"1m"``: all int64 (whole stars 1 to 5). 100k's ``u.data`` is in
+              random order (protocol P3's seeded shuffle relies on that order); 1M's
+              ``ratings.dat`` is grouped by user.
+            - ``"20m"``, ``"25m"``, ``"latest-small"``: ``user_id`` and ``movie_id`` int32,
+              ``rating`` float32 (half stars 0.5 to 5.0), ``timestamp`` int64, sorted by user
+              then movie. 25M ratings take 500 MB.
+        users : pandas.DataFrame of shape (n_users, 5) or None
+            ``None`` for ``"20m"``, ``"25m"`` and ``"latest-small"``, which have no user file.
+            Otherwise ``user_id`` (int64), ``age`` (int64), ``gender`` (category: ``"F"``,
+            ``"M"``), ``occupation`` (category) and ``zip_code`` (str, as written; 100k has
+            Canadian postcodes such as ``"T8H1N"``):
+
+            - ``"100k"``: ``age`` in years; ``occupation`` has the 21 names of
+              ``u.occupation`` (``"administrator"``, ..., ``"writer"``).
+            - ``"1m"``: ``age`` is the code of an age band, its lower bound: 1 (under 18),
+              18 (18-24), 25 (25-34), 35 (35-44), 45 (45-49), 50 (50-55), 56 (56+);
+              ``occupation`` has the 21 names of the ml-1m README, in code order 0 to 20
+              (``"other"``, ``"academic/educator"``, ..., ``"writer"``).
+        movies : pandas.DataFrame of shape (n_movies, 4) or (1682, 6) for 100k
+            The same first four columns for every release:
+
+            - ``movie_id``: int64 (``"100k"``, ``"1m"``) or int32 (the others), the dtype of
+              ``ratings["movie_id"]``;
+            - ``title`` (str): as in the file, decoded from latin-1 (100k, 1M) or UTF-8
+              (the others), usually ending with the release year as in ``"Toy Story (1995)"``;
+            - ``year`` (Int64): the year in the title's last ``(YYYY)`` or ``(YYYY-YYYY)``
+              group, ``<NA>`` where the title has none (100k's ``"unknown"`` movie, a
+              few titles of 20M/25M/latest);
+            - ``genres`` (str): the movie's genres joined by ``"|"``, e.g.
+              ``"Animation|Children's|Comedy"``. ``movies["genres"].str.get_dummies("|")``
+              gives one 0/1 column per genre. A movie without genres has the release's own
+              marker, kept as a pseudo-genre: ``"unknown"`` in 100k (a genre of
+              ``u.genre``), ``"(no genres listed)"`` in 20M/25M/latest; 1M has none. The
+              genre names differ slightly across releases (1M: ``"Children's"``; 20M and
+              later: ``"Children"``, and also ``"IMAX"``).
+
+            100k has two more columns: ``release_date`` (datetime64[ns]; NaT for the one movie
+            without a date) and ``imdb_url`` (str, may be missing). Its always empty video
+            release date is dropped.
         DESCR : str
-            Description of the data set: contents, columns, licence and citation.
+            Description of the release: contents, columns, licence and citation.
 
     Raises
     ------
     ValueError
-        If ``variant`` is not ``"100k"``, or ``n_retries`` or ``delay`` is not a number >= 0.
+        If ``variant`` is not one of the names above, or ``n_retries`` or ``delay`` is not a
+        number >= 0.
     TypeError
         If ``download_if_missing`` is not a bool, or ``data_home`` not a path or None.
     OSError
         If the data is missing and ``download_if_missing`` is False, or the download fails,
-        is truncated or has the wrong checksum. The message says which URL to download by hand
-        and where to extract it.
+        is truncated or has the wrong checksum (the message says which URL to download by hand
+        and where to extract it), or a CSV file's header or a 1M occupation code is not the
+        release's (the message names the file).
 
     See Also
     --------
-    fetch_movielens_fold : The canonical train/test splits ``u1`` ... ``u5``, ``ua``, ``ub``.
+    fetch_movielens_fold : MovieLens 100k's canonical train/test splits ``u1`` ... ``ub``.
+    skrec.model_selection.GlobalTimeSplit : Train on the past, test on the future.
     get_data_home : Where the data is kept.
 
     Notes
     -----
-    The ids are the original ones: users ``1..943`` and movies ``1..1682``, without gaps. The
-    ``str`` columns have pandas' default string dtype (``str`` in pandas 3, ``object`` before).
+    The ids are the original ones: they have gaps in all releases but 100k, so map them (the
+    estimator does) rather than using them as array indices. The ``str`` columns have pandas'
+    default string dtype (``str`` in pandas 3, ``object`` before).
+
+    Size: the 20M and 25M archives extract to about 0.9 GB and 1.2 GB on disk (tags, links
+    and the tag genome are kept beside the ratings, for other uses). Parsing MovieLens 25M's
+    ratings peaks at about 1.3 GB of memory for a 0.5 GB result, and takes a few seconds.
+
+    There is no progress bar: :func:`sklearn.datasets.fetch_file`, which does the download,
+    has no progress or verbosity option in scikit-learn 1.9 (it calls ``urlretrieve`` without
+    a report hook). The start of each download is logged at INFO level on the
+    ``skrec.datasets`` logger.
 
     Please cite F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History
     and Context. ACM TiiS 5, 4, Article 19. https://doi.org/10.1145/2827872
@@ -223,26 +237,25 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
     >>> from skrec.datasets import fetch_movielens
     >>> ml = fetch_movielens()  # doctest: +SKIP
     >>> ml.ratings.shape, ml.users.shape, ml.movies.shape  # doctest: +SKIP
-    ((100000, 4), (943, 5), (1682, 5))
+    ((100000, 4), (943, 5), (1682, 6))
     >>> ml.ratings.head(2)  # doctest: +SKIP
        user_id  movie_id  rating  timestamp
     0      196       242       3  881250949
     1      186       302       3  891717742
-    >>> ml.movies.loc[0, ["title", "genres"]].tolist()  # doctest: +SKIP
-    ['Toy Story (1995)', "Animation|Children's|Comedy"]
+    >>> ml.movies.loc[0, ["title", "year", "genres"]].tolist()  # doctest: +SKIP
+    ['Toy Story (1995)', 1995, "Animation|Children's|Comedy"]
+    >>> small = fetch_movielens("latest-small")  # doctest: +SKIP
+    >>> small.ratings.dtypes.astype(str).tolist(), small.users  # doctest: +SKIP
+    (['int32', 'int32', 'float32', 'int64'], None)
     """
     _check_str_option("fetch_movielens", "variant", variant, tuple(_VARIANTS))
     _check_download_params("fetch_movielens", download_if_missing, n_retries, delay)
     folder = _movielens_folder(variant, data_home, download_if_missing, n_retries, delay)
-    return Bunch(
-        ratings=_read_ratings(folder / "u.data"),
-        users=_read_users(folder),
-        movies=_read_movies(folder),
-        DESCR=_read_descr(_VARIANTS[variant][2]),
-    )
+    ratings, users, movies = _VARIANTS[variant].read(folder)
+    return Bunch(ratings=ratings, users=users, movies=movies, DESCR=_read_descr(_VARIANTS[variant].descr))
 
 
-def fetch_movielens_fold(fold, *, data_home=None, download_if_missing=True, n_retries=3, delay=1.0):
+def fetch_movielens_fold(fold, *, variant="100k", data_home=None, download_if_missing=True, n_retries=3, delay=1.0):
     """Load one of MovieLens 100k's canonical train/test splits.
 
     =======================   ==========================================================
@@ -254,11 +267,15 @@ def fetch_movielens_fold(fold, *, data_home=None, download_if_missing=True, n_re
 
     These are the files ``uN.base`` and ``uN.test`` shipped in the GroupLens archive, so results
     compare with published ones. The data is found or downloaded as in :func:`fetch_movielens`.
+    The other releases ship no folds.
 
     Parameters
     ----------
     fold : {"u1", "u2", "u3", "u4", "u5", "ua", "ub"}
         Which split to load.
+    variant : {"100k"}, default="100k"
+        The release. Only MovieLens 100k has canonical folds; naming another release raises a
+        ``ValueError`` that suggests the splitters of :mod:`skrec.model_selection`.
     data_home : str or path-like, default=None
         Folder that holds (or will hold) the extracted ``ml-100k/`` folder. ``None`` uses
         :func:`get_data_home`: ``$SKREC_DATA``, else ``~/skrec_data``.
@@ -282,7 +299,8 @@ def fetch_movielens_fold(fold, *, data_home=None, download_if_missing=True, n_re
     Raises
     ------
     ValueError
-        If ``fold`` is not one of the names above, or as in :func:`fetch_movielens`.
+        If ``fold`` is not one of the names above, ``variant`` is not ``"100k"``, or as in
+        :func:`fetch_movielens`.
     TypeError
         As in :func:`fetch_movielens`.
     OSError
@@ -306,7 +324,8 @@ def fetch_movielens_fold(fold, *, data_home=None, download_if_missing=True, n_re
     u4 80000 20000
     u5 80000 20000
     """
+    _check_fold_variant(variant)
     _check_str_option("fetch_movielens_fold", "fold", fold, _FOLDS)
     _check_download_params("fetch_movielens_fold", download_if_missing, n_retries, delay)
     folder = _movielens_folder("100k", data_home, download_if_missing, n_retries, delay)
-    return _read_ratings(folder / f"{fold}.base"), _read_ratings(folder / f"{fold}.test")
+    return read_ratings_100k(folder / f"{fold}.base"), read_ratings_100k(folder / f"{fold}.test")
