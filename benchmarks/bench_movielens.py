@@ -4,14 +4,15 @@ Runs skrec's default configuration (and the seed's, for reference) on the canoni
 u1..u5, "most popular", the item-item peers written here in NumPy (EASE, RP3beta, cosine
 item-KNN, their hyper-parameters chosen per fold on a validation split of the training fold)
 and, when they are installed (``pip install "skrec-multitask[benchmark]"``), the library peers:
-Surprise SVD, SVD++ and KNNBaseline, implicit ALS and BPR. LightFM has no wheel for current Pythons; its WARP figures are quoted from the issue
+Surprise SVD, SVD++ and KNNBaseline, implicit ALS and BPR, and myfm's Bayesian factorization
+machine. LightFM has no wheel for current Pythons; its WARP figures are quoted from the issue
 that set the targets. Prints the table of 5-fold means with fit seconds per fold, and the
 hyper-parameters the tuned peers chose, and writes them to ``docs/benchmark_movielens.md``.
 With ``--sweep`` it also fits the default configuration over a grid of loss weights and draws
 the trade-off between RMSE and NDCG@10 into ``docs/loss_weight_tradeoff.png``.
 
     SKREC_DATA=/path/to/data python benchmarks/bench_movielens.py [--folds u1,u2] [--sweep]
-        [--no-peers | --systems EASE,RP3,item-KNN]
+        [--no-peers | --systems EASE,RP3,item-KNN,myfm]
 
 Protocols (../shared/BENCHMARK.md): P1 trains on uN.base, predicts uN.test, clips to [1, 5]
 and reports RMSE and MAE; test pairs unseen in training are scored by each system's cold-start
@@ -21,7 +22,9 @@ over users with a relevant item, plus catalogue coverage.
 """
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import pathlib
 import platform
 import time
@@ -33,7 +36,7 @@ import scipy.sparse as sp
 
 import skrec
 from skrec import SEED_PARAMS, MultiTaskRecommender, metrics
-from skrec.datasets import fetch_movielens_fold
+from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 K = 10
@@ -59,8 +62,13 @@ lambda; RP3beta's alpha, beta and neighbours k; item-KNN's neighbours k) are cho
 by grid search on a validation split of that fold's training data only: a seeded 20% of each
 user's training ratings is held out, P2 NDCG@10 is measured on it, and the best grid point is
 refitted on the whole training fold before uN.test is scored. The choices are listed per fold
-below; "tuning s" is the grid search, "fit s" the refit. Other library peers run with their
-defaults (factors as named).
+below; "tuning s" is the grid search, "fit s" the refit. myfm's Bayesian FM (rank 10, Gibbs
+sampling, 200 iterations of which the last 195 are averaged, seed 0) has no hyper-parameter
+chosen here: configuration (a) uses user and movie ids plus SVD++-like implicit features on
+both sides (the movies a user rated in training, the users who rated a movie in training, each
+set scaled by 1/sqrt(its size)) as in myfm's MovieLens examples, one prior per feature group;
+(b) adds the users' age band, gender, occupation and zip-code prefix and the movies' genres
+and release year. Other library peers run with their defaults (factors as named).
 """
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -263,6 +271,84 @@ def run_item_model(train, test, weights_fn, grid):
     return {**p2(recommended, test, 1682), "fit_s": fit_s, "tune_s": tune_s, "chosen": chosen}
 
 
+# ------------------------------------------------------------- myfm Bayesian FM (P1)
+# As myfm's MovieLens examples: relation blocks (one row per user / movie, repeated per rating),
+# ids of training users and movies one-hot (others get no id column), SVD++-like implicit
+# feedback on both sides (a user's training movies, a movie's training users, each set scaled
+# by 1/sqrt(its size)), and one prior per feature group.
+MYFM_GIBBS = {"n_iter": 200, "n_kept_samples": 195}
+
+
+def _one_hot(codes, n_columns):
+    """Sparse one-hot rows for integer ``codes``; a negative code gives an empty row."""
+    rows = np.flatnonzero(codes >= 0)
+    data = np.ones(len(rows))
+    return sp.csr_matrix((data, (rows, codes[rows])), shape=(len(codes), n_columns))
+
+
+def _categories(values):
+    """One-hot block of a categorical column (missing values get an empty row)."""
+    codes = pd.Categorical(values).codes
+    return _one_hot(np.asarray(codes), int(codes.max()) + 1)
+
+
+def _implicit(rated):
+    """Rows of a binary matrix scaled by 1/sqrt(row count): SVD++'s normalised implicit feedback."""
+    rated = sp.csr_matrix(rated, dtype=np.float64)
+    return sp.diags(1 / np.sqrt(np.maximum(rated.sum(axis=1).A1, 1))) @ rated
+
+
+def _user_blocks(users, train, with_side):
+    """Feature groups of each user: id, the movies rated in ``train``, and side attributes."""
+    known = pd.Index(np.sort(train["user_id"].unique()))
+    ids = _one_hot(known.get_indexer(users["user_id"]), len(known))
+    blocks = [ids, _implicit(_seen_matrix(train, users["user_id"], np.sort(train["movie_id"].unique())))]
+    if with_side:
+        blocks += [_categories(users["age"] // 5 * 5), _categories(users["gender"]),
+                   _categories(users["occupation"]), _categories(users["zip_code"].str[0])]
+    return blocks
+
+
+def _movie_blocks(movies, train, with_side):
+    """Feature groups of each movie: id, the users who rated it in ``train``, genres, release year."""
+    known = pd.Index(np.sort(train["movie_id"].unique()))
+    ids = _one_hot(known.get_indexer(movies["movie_id"]), len(known))
+    blocks = [ids, _implicit(_seen_matrix(train, np.sort(train["user_id"].unique()), movies["movie_id"]).T)]
+    if with_side:
+        genres = movies["genres"].fillna("").str.get_dummies(sep="|")
+        blocks += [sp.csr_matrix(genres.to_numpy(dtype=np.float64)), _categories(movies["release_date"].dt.year)]
+    return blocks
+
+
+def _relation_blocks(ratings, users, movies, user_blocks, movie_blocks):
+    """myfm RelationBlocks mapping each rating to its user's and its movie's feature rows."""
+    from myfm import RelationBlock
+
+    user_rows = pd.Index(users["user_id"]).get_indexer(ratings["user_id"])
+    movie_rows = pd.Index(movies["movie_id"]).get_indexer(ratings["movie_id"])
+    return [RelationBlock(user_rows, sp.hstack(user_blocks, format="csr")),
+            RelationBlock(movie_rows, sp.hstack(movie_blocks, format="csr"))]
+
+
+def run_myfm(train, test, side_data, with_side):
+    """myfm's Gibbs-sampled FM regressor, rank 10, on the features above; P1 on ``test``."""
+    import myfm
+
+    users, movies = side_data
+    user_blocks, movie_blocks = _user_blocks(users, train, with_side), _movie_blocks(movies, train, with_side)
+    group_shapes = [block.shape[1] for block in user_blocks + movie_blocks]
+    blocks = {name: _relation_blocks(frame, users, movies, user_blocks, movie_blocks)
+              for name, frame in [("train", train), ("test", test)]}
+    model = myfm.MyFMRegressor(rank=10, random_seed=0)
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):  # myfm always draws a tqdm progress bar
+        model.fit(None, train["rating"].to_numpy(dtype=np.float64), X_rel=blocks["train"],
+                  group_shapes=group_shapes, **MYFM_GIBBS)
+    fit_s = time.perf_counter() - start
+    predicted = model.predict(None, blocks["test"])
+    return {**p1(predicted, test), "fit_s": fit_s}
+
+
 def systems(with_peers):
     out = {
         "skrec default": lambda tr, te: run_skrec(tr, te, {}),
@@ -280,6 +366,11 @@ def systems(with_peers):
         out["EASE (lambda by validation)"] = lambda tr, te: run_item_model(tr, te, ease_weights, EASE_GRID)
         out["RP3beta (alpha, beta, k by validation)"] = lambda tr, te: run_item_model(tr, te, rp3beta_weights, RP3_GRID)
         out["item-KNN cosine (k by validation)"] = lambda tr, te: run_item_model(tr, te, cosine_knn_weights, KNN_GRID)
+    if with_peers and importlib.util.find_spec("myfm"):
+        side = fetch_movielens()
+        side = (side.users, side.movies)
+        out["myfm Bayesian FM, ids + implicit (rank 10)"] = lambda tr, te: run_myfm(tr, te, side, False)
+        out["myfm Bayesian FM, + user/movie features (rank 10)"] = lambda tr, te: run_myfm(tr, te, side, True)
     return out
 
 
@@ -390,7 +481,7 @@ def main(argv=None):
     parser.add_argument("--folds", default="u1,u2,u3,u4,u5")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer libraries and baselines")
     parser.add_argument("--systems", help="run only the systems whose name contains one of these "
-                        "comma-separated substrings (any case), e.g. EASE,RP3,item-KNN")
+                        "comma-separated substrings (any case), e.g. EASE,RP3,item-KNN,myfm")
     parser.add_argument("--sweep", action="store_true", help="also sweep the loss weights and plot")
     parser.add_argument("--write", action="store_true", help="write the tables into docs/")
     args = parser.parse_args(argv)
