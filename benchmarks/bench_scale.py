@@ -1,34 +1,36 @@
-"""How fit, recommend and memory grow with the data (BENCHMARK.md protocol S, part 2).
+"""How fit, recommend, memory and quality grow with the data, with the default estimator (BENCHMARK.md protocol S).
 
-Trains ``MultiTaskRecommender`` on synthetic rating sets from
-:func:`skrec.datasets.make_interactions` (power-law item popularity, skewed user activity,
-ratings from a latent-factor model plus noise) of 10^5, 10^6 and 10^7 ratings, with catalogues
-of 10^4 to 10^5 items and up to 10^6 users, and reports for each size:
+Trains ``MultiTaskRecommender()`` -- the defaults, only ``epochs`` lowered for the per-epoch
+timing -- on synthetic rating sets from :func:`skrec.datasets.make_interactions` (power-law item
+popularity, skewed user activity, ratings from a latent-factor model plus noise) of 10^5, 10^6
+and 10^7 ratings, with catalogues of 10^4 to 10^5 items and up to 10^6 users. 1% of the ratings
+are held out. Two tables:
 
-* seconds of one training epoch: the fit of one epoch minus the first fit of one batch, which
-  compiles the same training step (its time is the "compile s" column); and the same per
+**Speed** (each size in a fresh process, so peak memory is its own):
+
+* ``epoch s``: the fit of two epochs minus the fit of one (same data, fresh estimators): one
+  epoch of training without data preparation, model creation or compilation; and the same per
   million training ratings, so that linear growth shows as a flat column;
-* peak resident memory of the process that generated the data and trained (``ru_maxrss``);
-* ``recommend`` latency per user (k = 10, seen items excluded) over 2,000 random users;
-* held-out RMSE (1% of the ratings) next to the RMSE of the training mean, so that speed is
-  not bought with a model that learned nothing.
+* peak resident memory of the process (``ru_maxrss``);
+* ``recommend`` latency per user (k = 10, seen items excluded) over 2,000 random users.
 
-Each size runs in a fresh process, so peak memory is its own. The scale configuration is the
-default estimator (Adam, batch 1024) with ``embedding_dim=32`` and without the two settings
-whose cost per step grows with the data: ``implicit_feedback=False`` (the SVD++ term sums over
-every training rating at each step) and ``retrieval_negatives="in_batch"`` (the catalogue
-softmax scores every item at each step). The in-batch retrieval loss is summed over the batch
-(the Keras-RS example's convention), so its weight is the default's divided by the batch
-size. A dense users x items matrix at the largest size would take 100 GB of booleans: the run
-finishing on a 24 GB machine shows none is built.
+**Quality at scale** (10^6 and 10^7 ratings of the "growing" series, full default fits with all
+epochs): fit wall time and peak memory; held-out RMSE next to the RMSE of the training mean; and
+Recall@10 / NDCG@10 of ``recommend`` (seen items excluded) against each held-out user's ratings
+of 4 or 5. implicit's ALS (64 factors, fitted on the binary training matrix, its own
+already-liked filter), when installed (``pip install ".[benchmark]"``), is scored on the same
+split.
 
-Prints a table and writes ``benchmarks/results/scale.csv`` and ``.json``.
+Prints both tables and writes ``benchmarks/results/scale.csv``/``.json`` and
+``scale_quality.csv``/``.json``.
 
-    python benchmarks/bench_scale.py                    # both series (about 13 min on 2 cores)
-    python benchmarks/bench_scale.py --max-ratings 1e6  # the smaller sizes only
+    python benchmarks/bench_scale.py                     # everything (about an hour on 2 cores)
+    python benchmarks/bench_scale.py --max-ratings 1e6   # the smaller sizes only
+    python benchmarks/bench_scale.py --tables speed      # one table
 """
 
 import argparse
+import importlib.util
 import json
 import resource
 import subprocess
@@ -46,104 +48,147 @@ SERIES = {
     "fixed": [(10**5, 10**4, 10**4), (10**6, 10**4, 10**4), (10**7, 10**4, 10**4)],
     "growing": [(10**5, 10**4, 10**4), (10**6, 10**5, 3 * 10**4), (10**7, 10**6, 10**5)],
 }
-PARAMS = {
-    "embedding_dim": 32,
-    "implicit_feedback": False,
-    "retrieval_negatives": "in_batch",
-    "retrieval_weight": 1e-4,  # the in-batch loss is a sum over the batch: 0.1 / 1024
-    "epochs": 1,
-}
+QUALITY = [(10**6, 10**5, 3 * 10**4), (10**7, 10**6, 10**5)]
 NOISE = 0.5
 N_REQUEST = 2000
+K = 10
 
 
-def run_one(n_ratings, n_users, n_items):
-    """Measure one size in this process; returns a dict of figures."""
-    from skrec import MultiTaskRecommender
-    from skrec._keras import keras
+def split(n_ratings, n_users, n_items):
+    """The synthetic ratings, 99% to train on and 1% held out (rows come in random order)."""
     from skrec.datasets import make_interactions
 
-    start = time.perf_counter()
     ratings = make_interactions(n_users, n_items, n_ratings, noise=NOISE, random_state=0)
-    generate = time.perf_counter() - start
     held = np.zeros(len(ratings), dtype=bool)
-    held[: len(ratings) // 100] = True  # rows come in random order
-    train, test = ratings[~held], ratings[held]
-    X, y = train[["user_id", "movie_id"]], train["rating"]
+    held[: len(ratings) // 100] = True
+    return ratings[~held], ratings[held]
 
-    # Compilation: a first fit on one batch of ratings compiles the training step (and the
-    # second fit, whose model is new, compiles it again: "epoch s" subtracts this).
-    keras.ops.convert_to_numpy(keras.ops.ones(2) + 1)
-    batch = MultiTaskRecommender().batch_size
+
+def timed_fit(train, **params):
+    from skrec import MultiTaskRecommender
+
     start = time.perf_counter()
-    MultiTaskRecommender(**PARAMS, random_state=0).fit(X.iloc[:batch], y.iloc[:batch])
-    compile_s = time.perf_counter() - start
+    est = MultiTaskRecommender(random_state=0, **params).fit(train[["user_id", "movie_id"]], train["rating"])
+    return est, time.perf_counter() - start
 
-    est = MultiTaskRecommender(**PARAMS, random_state=0)
-    start = time.perf_counter()
-    est.fit(X, y)
-    fit_s = time.perf_counter() - start
 
+def peak_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux
+
+
+def run_speed(n_ratings, n_users, n_items):
+    """One size of the speed table, in this process."""
+    train, _ = split(n_ratings, n_users, n_items)
+    _, one = timed_fit(train, epochs=1)
+    est, two = timed_fit(train, epochs=2)
     users = np.random.default_rng(0).choice(est.users_, size=min(N_REQUEST, len(est.users_)), replace=False)
-    est.recommend(users, k=10)  # warm-up: compiles the kernels for these shapes
+    est.recommend(users, k=K)  # warm-up: compiles the kernels for these shapes
     start = time.perf_counter()
-    recs = est.recommend(users, k=10)
+    est.recommend(users, k=K)
     recommend_s = time.perf_counter() - start
-    assert len(recs) == 10 * len(users)
-
-    known = test["user_id"].isin(est.users_) & test["movie_id"].isin(est.items_)
-    test = test[known]
-    rmse = float(np.sqrt(np.mean((est.predict(test[["user_id", "movie_id"]]) - test["rating"]) ** 2)))
-    mean_rmse = float(np.sqrt(np.mean((y.mean() - test["rating"]) ** 2)))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    epoch_s = fit_s - compile_s
+    epoch = two - one
     return {
-        "ratings": n_ratings,
-        "users": n_users,
-        "items": n_items,
-        "generate s": generate,
-        "compile s": compile_s,
-        "fit s": fit_s,
-        "epoch s": epoch_s,
-        "epoch s per 1M ratings": epoch_s / (len(X) / 1e6),
-        "recommend ms/user": 1000 * recommend_s / len(users),
-        "peak RSS MB": peak_mb,
-        "RMSE": rmse,
-        "RMSE of the mean": mean_rmse,
+        "ratings": n_ratings, "users": n_users, "items": n_items, "negatives": est.retrieval_negatives_,
+        "epoch s": epoch, "epoch s per 1M ratings": epoch / (len(train) / 1e6),
+        "recommend ms/user": 1000 * recommend_s / len(users), "peak RSS GB": peak_gb(),
     }
+
+
+def ranking(recommended, relevant):
+    from skrec import metrics
+
+    kw = dict(k=K, user_col="user_id", item_col="movie_id")
+    return {"Recall@10": metrics.recall_at_k(relevant, recommended, **kw), "NDCG@10": metrics.ndcg_at_k(relevant, recommended, **kw)}
+
+
+def run_quality(n_ratings, n_users, n_items):
+    """The quality rows of one size (skrec's full default fit, then ALS), in this process."""
+    train, test = split(n_ratings, n_users, n_items)
+    est, fit_s = timed_fit(train)
+    peak = peak_gb()
+    known = test["user_id"].isin(est.users_) & test["movie_id"].isin(est.items_)
+    rmse = float(np.sqrt(np.mean((est.predict(test.loc[known, ["user_id", "movie_id"]]) - test.loc[known, "rating"]) ** 2)))
+    mean_rmse = float(np.sqrt(np.mean((train["rating"].mean() - test.loc[known, "rating"]) ** 2)))
+    relevant = test.loc[known & (test["rating"] >= 4), ["user_id", "movie_id"]]
+    users = relevant["user_id"].unique()
+    size = {"ratings": n_ratings, "users": n_users, "items": n_items, "evaluated users": len(users)}
+    rows = [{**size, "system": "skrec defaults", "fit s": fit_s, "peak RSS GB": peak, "RMSE": rmse,
+             "RMSE of the mean": mean_rmse, **ranking(est.recommend(users, k=K), relevant)}]
+    if importlib.util.find_spec("implicit"):
+        rows.append({**size, "system": "implicit ALS (64 factors)", **run_als(train, users, relevant)})
+    return rows
+
+
+def run_als(train, users, relevant):
+    """implicit's ALS on the binary training matrix, scored like skrec."""
+    import scipy.sparse as sp
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    user_index, item_index = pd.Index(train["user_id"].unique()), pd.Index(train["movie_id"].unique())
+    matrix = sp.csr_matrix(
+        (np.ones(len(train), dtype=np.float32), (user_index.get_indexer(train["user_id"]), item_index.get_indexer(train["movie_id"]))),
+        shape=(len(user_index), len(item_index)),
+    )
+    model = AlternatingLeastSquares(factors=64, random_state=0)
+    start = time.perf_counter()
+    with threadpool_limits(1, "blas"):  # implicit's advice: BLAS threads fight its own
+        model.fit(matrix, show_progress=False)
+    fit_s = time.perf_counter() - start
+    rows = user_index.get_indexer(users)
+    ids, _ = model.recommend(rows, matrix[rows], N=K, filter_already_liked_items=True)
+    recommended = pd.DataFrame({
+        "user_id": np.repeat(users, K), "rank": np.tile(np.arange(1, K + 1), len(users)), "movie_id": item_index[ids.ravel()],
+    })
+    return {"fit s": fit_s, **ranking(recommended, relevant)}
+
+
+def in_child(kind, size):
+    """Run one size of one table in a fresh process (its own peak memory)."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--one", kind, *map(str, size)], check=True, stdout=subprocess.PIPE, text=True
+    )
+    print(f"done: {kind} {size}", file=sys.stderr, flush=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def speed_table(series, max_ratings):
+    rows, done = [], {}
+    for name in series:
+        for size in SERIES[name]:
+            if size[0] > max_ratings:
+                continue
+            if size not in done:  # the two series share their smallest size
+                done[size] = in_child("speed", size)
+            rows.append({"series": name, **done[size]})
+    return pd.DataFrame(rows).set_index(["series", "ratings"])
+
+
+def quality_table(max_ratings):
+    rows = [row for size in QUALITY if size[0] <= max_ratings for row in in_child("quality", size)]
+    return pd.DataFrame(rows).set_index(["ratings", "system"])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", choices=sorted(SERIES), default=["fixed", "growing"])
+    parser.add_argument("--tables", nargs="+", choices=["speed", "quality"], default=["speed", "quality"])
     parser.add_argument("--max-ratings", type=float, default=1e7, help="skip larger sizes")
-    parser.add_argument("--one", type=int, nargs=3, help=argparse.SUPPRESS)  # child process: one size
+    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)  # child process: one table, one size
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(*args.one)))
+        kind, *size = args.one
+        print(json.dumps((run_speed if kind == "speed" else run_quality)(*map(int, size))))
         return
 
-    rows, done = [], {}
-    for series in args.series:
-        for size in SERIES[series]:
-            if size[0] > args.max_ratings:
-                continue
-            if size not in done:  # the two series share their smallest size
-                child = subprocess.run(
-                    [sys.executable, __file__, "--one", *map(str, size)], check=True, stdout=subprocess.PIPE, text=True
-                )
-                done[size] = json.loads(child.stdout.strip().splitlines()[-1])
-                print(f"done: {size}", file=sys.stderr, flush=True)
-            rows.append({"series": series, **done[size]})
-    table = pd.DataFrame(rows).set_index(["series", "ratings"])
-
+    from skrec import MultiTaskRecommender
     from skrec._keras import keras
 
-    title = (
-        f"Protocol S (scale), make_interactions(noise={NOISE}), Keras {keras.__version__} "
-        f"({keras.backend.backend()}), one epoch, {PARAMS}"
-    )
-    report(table, "scale", title, lambda v: f"{v:,.3f}")
+    setup = f"make_interactions(noise={NOISE}), Keras {keras.__version__} ({keras.backend.backend()}), defaults: {MultiTaskRecommender().get_params()}"
+    if "speed" in args.tables:
+        report(speed_table(args.series, args.max_ratings), "scale", f"Protocol S, speed: {setup}", lambda v: f"{v:,.3f}")
+    if "quality" in args.tables:
+        report(quality_table(args.max_ratings), "scale_quality", f"Protocol S, quality at scale: {setup}", lambda v: f"{v:,.3f}")
 
 
 if __name__ == "__main__":

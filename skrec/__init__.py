@@ -7,7 +7,7 @@ The public names are :class:`MultiTaskRecommender`, :mod:`skrec.datasets`,
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 

@@ -52,9 +52,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 * penalty``:
 
     * **retrieval** (which items will this user engage with): a softmax cross-entropy of each
-      rated item against every item of the catalogue (``retrieval_negatives="catalogue"``) or
-      against the other items of the batch (``"in_batch"``, the Keras-RS example).
-      :meth:`recommend` serves it with keras-rs ``BruteForceRetrieval``;
+      rated item against every item of the catalogue (``retrieval_negatives="catalogue"``),
+      against a sample of items with the log-Q correction (``"sampled"``), or against the
+      other items of the batch (``"in_batch"``, the Keras-RS example). :meth:`recommend`
+      serves it with keras-rs ``BruteForceRetrieval``;
     * **ranking** (what rating will this user give this item): the mean squared error of the
       rating head on ratings scaled to ``[0, 1]``. :meth:`predict` returns ratings on the
       scale of ``y``.
@@ -62,9 +63,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     The defaults are the configuration that beats Surprise's SVD, SVD++ and KNNBaseline on
     rating error and implicit's ALS and LightFM's WARP on top-10 ranking on MovieLens 100k
     (``docs/benchmark_movielens.md``): 64-d embeddings, an SVD++-style user vector, a biased
-    matrix-factorisation rating head, full-catalogue softmax retrieval, Adam with a cosine
-    schedule over 16 epochs. ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of
-    the Keras-RS example "Multi-task recommenders: retrieval + ranking".
+    matrix-factorisation rating head, softmax retrieval over the catalogue (sampled for
+    catalogues of more than 2,048 items), Adam with a cosine schedule over 16 epochs.
+    ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of the Keras-RS example
+    "Multi-task recommenders: retrieval + ranking".
+
+    **Cost at scale.** A training step costs the same whatever the numbers of ratings, users
+    and items: the SVD++ term reads a bounded sample of each batch user's history
+    (``max_history``), the retrieval loss scores a bounded sample of the catalogue
+    (``n_negatives``), and on JAX only the embedding rows a batch names are read and updated
+    (row-sparse updates: exact for SGD and Adagrad, "lazy Adam" for Adam, see Notes). One
+    epoch of the defaults costs about 8 s per million ratings on 2 CPU cores from 10^4 to
+    10^6 users and 10^4 to 10^5 items (``docs/speed_and_scale.md``).
 
     Parameters
     ----------
@@ -76,14 +86,29 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ``"dot"``: biased matrix factorisation, ``mean + user bias + item bias + user vector
         · item vector``. ``"mlp"``: the Keras-RS example's MLP over the concatenated vectors.
     implicit_feedback : bool, default=True
-        Add to each user vector the SVD++ term: the normalised sum of a third item table over
-        the items the user rated in training.
-    retrieval_negatives : {"catalogue", "in_batch"}, default="catalogue"
+        Add to each user vector the SVD++ term (Koren, "Factorization meets the
+        neighborhood", KDD 2008): ``|N(u)|^-1/2`` times the sum of a third item table over the
+        items ``N(u)`` the user rated in training (an item rated twice counts once).
+    max_history : int, default=32
+        Most history items the SVD++ term reads for a user in one training step. A longer
+        history is replaced by a systematic sample of this many items, rescaled so that its
+        expected sum is the full one; predictions and recommendations always use the whole
+        history. While training, a user's ratings come in runs of up to 8 in a batch, so the
+        history is read once for them.
+    retrieval_negatives : {"auto", "catalogue", "sampled", "in_batch"}, default="auto"
         ``"catalogue"``: full softmax over all items, averaged over the batch, on separate
-        linear maps of the user and item vectors plus a learned item bias. ``"in_batch"``: the
-        Keras-RS example's in-batch softmax on the raw dot product, summed over the batch
-        (so a ``retrieval_weight`` about ``1 / batch_size`` of the catalogue one keeps the same
-        balance). Its cost per step does not grow with the catalogue: use it for large ones.
+        linear maps of the user and item vectors plus a learned item bias; its cost per step
+        grows with the catalogue. ``"sampled"``: the same scores against ``n_negatives``
+        drawn items, half from the batch's items (so in proportion to their popularity) and
+        half uniformly from the catalogue, each logit corrected by the log of its item's
+        sampling probability (the log-Q correction of Yi et al., RecSys 2019; mixed negative
+        sampling, Yang et al., WWW 2020). ``"auto"``: ``"catalogue"`` for catalogues of at
+        most ``4 * n_negatives`` items (2,048 by default), else ``"sampled"``; the choice made
+        is ``retrieval_negatives_``. ``"in_batch"``: the Keras-RS example's in-batch softmax on
+        the raw dot product, summed over the batch (so a ``retrieval_weight`` about
+        ``1 / batch_size`` of the others keeps the same balance).
+    n_negatives : int, default=512
+        Items drawn per training step by ``"sampled"`` negatives.
     retrieval_weight : float, default=0.1
         Weight of the retrieval loss. ``0`` trains a rating-only model.
     ranking_weight : float, default=1.0
@@ -102,7 +127,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Further keyword arguments of the optimizer, e.g. ``{"beta_1": 0.8}``. They can also be
         set one by one as ``optimizer__<name>``, e.g. ``set_params(optimizer__beta_1=0.8)``
         or ``{"optimizer__beta_1": [0.8, 0.9]}`` in a parameter grid.
-    learning_rate : float, default=0.003
+    learning_rate : float, default=0.005
         (Initial) learning rate of the optimizer.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         ``"cosine"`` decays the learning rate to 0 over ``epochs`` (Keras ``CosineDecay``).
@@ -159,6 +184,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     item_info_ : pandas.DataFrame or None
         The ``items`` frame given to ``fit``, indexed by item id, restricted to ``items_``.
         Its columns are appended to the output of :meth:`recommend`.
+    retrieval_negatives_ : str
+        The retrieval loss's negatives used: ``retrieval_negatives`` with ``"auto"`` resolved.
     n_features_in_ : int
         Number of columns of ``X`` in ``fit``; only the user and item columns are used.
 
@@ -173,6 +200,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     user, the user's mean for an unknown item, the global mean if both are unknown) and warns
     with :class:`skrec.exceptions.ColdStartWarning`, giving the count. :meth:`recommend` raises
     ``ValueError`` for unknown users: it has nothing personal to say about them.
+
+    **Row-sparse training.** On JAX, with the ``"adam"``, ``"adagrad"`` or ``"sgd"``
+    optimizer (and no gradient clipping, weight decay, AMSGrad or EMA), a training step reads
+    and updates only the embedding rows its batch names (``skrec._row_sparse``), so its cost
+    does not grow with the tables. For SGD and Adagrad the update is exactly Keras's. For Adam
+    it is "lazy Adam" (as TensorFlow Addons' ``LazyAdam`` and PyTorch's ``SparseAdam``): a row
+    absent from a batch keeps its moments and does not move, where dense Adam would keep
+    moving it on its momentum. Other optimizers and options, the TensorFlow backend and Keras
+    distributions use Keras's dense update of every row, whose cost grows with the tables.
 
     **Scores.** :meth:`recommend` ranks items by the retrieval score plus ``rating_blend``
     times the predicted rating (on the ``[0, 1]`` scale), so the rating head re-ranks what
@@ -200,14 +236,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         layer_sizes=(256, 128),
         rating_head="dot",
         implicit_feedback=True,
-        retrieval_negatives="catalogue",
+        max_history=32,
+        retrieval_negatives="auto",
+        n_negatives=512,
         retrieval_weight=0.1,
         ranking_weight=1.0,
         l2=0.025,
         rating_blend=2.0,
         optimizer="adam",
         optimizer_params=None,
-        learning_rate=0.003,
+        learning_rate=0.005,
         lr_schedule="cosine",
         batch_size=1024,
         epochs=16,
@@ -224,7 +262,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.layer_sizes = layer_sizes
         self.rating_head = rating_head
         self.implicit_feedback = implicit_feedback
+        self.max_history = max_history
         self.retrieval_negatives = retrieval_negatives
+        self.n_negatives = n_negatives
         self.retrieval_weight = retrieval_weight
         self.ranking_weight = ranking_weight
         self.l2 = l2
@@ -313,28 +353,30 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             layer_sizes=tuple(self.layer_sizes),
             rating_head=self.rating_head,
             implicit_feedback=self.implicit_feedback,
-            retrieval_negatives=self.retrieval_negatives,
+            retrieval_negatives=self._negatives_for(data.n_items),
             retrieval_weight=self.retrieval_weight,
             ranking_weight=self.ranking_weight,
             l2=self.l2,
             rating_mean=data.rating_mean(),
-            n_history=0,
             seed=seed,
         )
-        history_u, history_i = data.history
         if self._warm():
             check_same_architecture(self.model_, model)
-            if self.implicit_feedback:
-                # The SVD++ term sums over every pair trained on, in this fit and before.
-                old_u, old_i = self.model_.history_pairs()
-                history_u, history_i = np.concatenate([old_u, history_u]), np.concatenate([old_i, history_i])
-        if self.implicit_feedback:
-            model.n_history = len(history_u)
-        if self._warm():
             copy_weights(self.model_, model)
-        if self.implicit_feedback:
-            model.set_history(history_u, history_i)
         return model
+
+    def _negatives_for(self, n_items):
+        """The retrieval loss's negatives: ``retrieval_negatives``, with ``"auto"`` resolved.
+
+        ``"auto"`` scores the whole catalogue when it has at most ``4 * n_negatives`` items (its
+        exact gradient is worth up to four times the cost of the sampled one), else samples; a
+        warm start keeps the fitted model's choice.
+        """
+        if self._warm():
+            return self.model_.retrieval_negatives
+        if self.retrieval_negatives != "auto":
+            return self.retrieval_negatives
+        return "catalogue" if n_items <= 4 * self.n_negatives else "sampled"
 
     def _train(self, model, data, seed):
         """Step 3: train ``model`` on ``data``; return the per-epoch history."""
@@ -349,6 +391,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             rating_blend=self.rating_blend,
             verbose=self.verbose,
+            max_history=self.max_history,
+            n_negatives=self.n_negatives,
         )
         return train(model, data, options, seed)
 
@@ -371,6 +415,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.users_ = interactions.users.index
         self.items_ = interactions.items.index
         self.rating_range_ = interactions.rating_range
+        self.retrieval_negatives_ = model.retrieval_negatives
         self.item_info_ = item_info
         self._interactions_ = interactions
 
@@ -446,7 +491,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         low, high = self.rating_range_
         out = np.empty(len(u), dtype=np.float64)
         if known.any():
-            out[known] = predict_scaled(self.model_, u[known], i[known]) * self._interactions_.span + low
+            scaled = predict_scaled(self.model_, u[known], i[known], self._interactions_.seen)
+            out[known] = scaled * self._interactions_.span + low
         if not known.all():
             out[~known] = self._cold_start(u[~known], i[~known])
         return np.clip(out, low, high)
@@ -492,8 +538,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         k = check_k(k, len(self.items_))
         codes = np.unique(self._known_user_codes(user_ids))  # sorted, as `users_` is
-        seen = self._interactions_.seen if exclude_seen else None
-        rows, ranks, items, scores = top_k(self.model_, codes, k, seen, self.rating_blend)
+        seen = self._interactions_.seen
+        rows, ranks, items, scores = top_k(self.model_, codes, k, seen if exclude_seen else None, self.rating_blend, seen)
         return self._recommendation_frame(rows, ranks, items, scores)
 
     def _known_user_codes(self, user_ids):

@@ -20,7 +20,12 @@ import scipy.sparse as sp
 from skrec._encoding import IdEncoder
 from skrec._keras import keras
 
-__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set"]
+__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists"]
+
+# With the SVD++ term, batches keep up to GROUP_SIZE ratings of one user together, so that the
+# user's history is read once for all of them: a step then reads at most
+# 2 * max_history / GROUP_SIZE history entries per rating, whatever the length of histories.
+GROUP_SIZE = 8
 
 
 @dataclass
@@ -95,8 +100,9 @@ class TrainingSet:
         The ratings scaled to ``[0, 1]`` by :attr:`Interactions.rating_range`.
     train, held_out : ndarray of int
         Row indices trained on and held out for early stopping (empty without it).
-    history : tuple of ndarray
-        The (user, item) pairs this fit adds to the SVD++ term: those of the ``train`` rows.
+    history : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
+        Each user's history for the SVD++ term while training: the pairs of the ``train``
+        rows and, when warm-started, of the earlier fits (a pair seen again counts once).
     """
 
     interactions: Interactions
@@ -105,7 +111,7 @@ class TrainingSet:
     scaled: np.ndarray
     train: np.ndarray
     held_out: np.ndarray
-    history: tuple
+    history: sp.csr_matrix
 
     @property
     def n_users(self):
@@ -119,10 +125,31 @@ class TrainingSet:
         """Mean scaled rating of the training rows: the initial global mean of the model."""
         return float(self.scaled[self.train].mean())
 
-    def batches(self, batch_size, seed):
-        """Shuffled training batches of the ``train`` rows."""
+    def item_probability(self):
+        """Share of the training rows that hold each item: the in-batch sampling probability."""
+        counts = np.bincount(self.items[self.train], minlength=self.n_items)
+        return counts / max(len(self.train), 1)
+
+    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None):
+        """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
+
+        ``n_negatives`` uniform negatives per batch are added when not None, with the
+        sampling probability of each candidate for the log-Q correction.
+        """
         rows = self.train
-        return RatingBatches(self.users[rows], self.items[rows], self.scaled[rows].astype("float32"), batch_size, seed)
+        negatives = None if n_negatives is None else (n_negatives, self.item_probability())
+        return RatingBatches(
+            self.users[rows],
+            self.items[rows],
+            self.scaled[rows].astype("float32"),
+            batch_size,
+            seed,
+            history=self.history if history else None,
+            max_history=max_history,
+            group_size=GROUP_SIZE if history else 1,
+            negatives=negatives,
+            prepare=prepare,
+        )
 
     def held_out_data(self):
         """``(users, items, scaled ratings, seen)`` for the early-stopping score.
@@ -168,13 +195,12 @@ def build_training_set(user_ids, item_ids, ratings, *, previous=None, validation
     if validation_fraction is not None:
         train, held_out = validation_split(len(u), validation_fraction, seed)
     n_users, n_items = len(user_encoder), len(item_encoder)
-    history = (u[train], i[train])
-    prior = None
-    all_u, all_i = u, i
+    prior, old_u, old_i = None, np.arange(0), np.arange(0)
     if previous is not None:
         old_u, old_i = previous.seen_pairs()
         prior = previous.rating_sums(n_users, n_items)
-        all_u, all_i = np.concatenate([old_u, u]), np.concatenate([old_i, i])
+    all_u, all_i = np.concatenate([old_u, u]), np.concatenate([old_i, i])
+    history = seen_matrix(np.concatenate([old_u, u[train]]), np.concatenate([old_i, i[train]]), n_users, n_items)
     interactions = Interactions(
         users=user_encoder,
         items=item_encoder,
@@ -229,22 +255,101 @@ def _pairs(matrix):
     return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr)), matrix.indices
 
 
+def history_lists(history, users, max_history=None, rng=None):
+    """The SVD++ history of each of ``users`` as flat lists ``(items, rows, weights)``.
+
+    ``rows[j]`` is the position in ``users`` whose history holds ``items[j]``. A user with
+    ``n`` history items gets each with weight ``n ** -0.5``, so that the weighted sum of their
+    rows is the SVD++ term. With ``max_history``, a longer history is replaced by a systematic
+    sample of ``max_history`` of its items (each item kept with probability
+    ``max_history / n``, none twice, drawn from ``rng``), weighted ``sqrt(n) / max_history``:
+    the expected sum is the full one, at a cost that does not grow with the history.
+
+    Parameters
+    ----------
+    history : scipy.sparse.csr_matrix, shape (n_users, n_items)
+    users : ndarray of int, shape (n,)
+    max_history : int or None
+    rng : numpy.random.Generator or None
+        Needed when ``max_history`` is given.
+
+    Returns
+    -------
+    items, rows : ndarray of int32
+    weights : ndarray of float32
+    """
+    start = history.indptr[users]
+    length = history.indptr[users + 1] - start
+    kept = length if max_history is None else np.minimum(length, max_history)
+    rows = np.repeat(np.arange(len(users)), kept)
+    position = np.arange(len(rows)) - np.repeat(np.cumsum(kept) - kept, kept)
+    weight = 1.0 / np.sqrt(np.maximum(length, 1))
+    if max_history is not None:
+        long = length > max_history
+        # Systematic sampling: positions floor((k + offset) * n / max_history), k < max_history.
+        offset = np.repeat(rng.random(len(users)), kept)
+        sampled = ((position + offset) * np.repeat(length / max_history, kept)).astype(np.int64)
+        position = np.where(np.repeat(long, kept), sampled, position)
+        weight = np.where(long, np.sqrt(length) / max_history, weight)
+    items = history.indices[np.repeat(start, kept) + position]
+    return items.astype("int32"), rows.astype("int32"), np.repeat(weight, kept).astype("float32")
+
+
+def grouped_order(users, group_size, rng):
+    """A random order of rows in which each user's rows come in runs of at most ``group_size``.
+
+    Each user's rows are shuffled and split into ``ceil(n / group_size)`` runs of near-equal
+    length (so at least ``group_size // 2`` rows for users with more rows than that); the runs
+    of all users are then shuffled. ``group_size=1`` is a plain shuffle.
+    """
+    if group_size == 1:
+        return rng.permutation(len(users))
+    order = np.lexsort((rng.random(len(users)), users))
+    sorted_users = users[order]
+    start = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    length = np.diff(np.r_[start, len(users)])
+    runs = -(-length // group_size)
+    position = np.arange(len(users)) - np.repeat(start, length)
+    run = np.repeat(np.cumsum(runs) - runs, length) + position * np.repeat(runs, length) // np.repeat(length, length)
+    return order[np.argsort(rng.random(runs.sum())[run], kind="stable")]
+
+
 class RatingBatches(keras.utils.PyDataset):
     """Shuffled mini-batches of encoded ratings, reshuffled each epoch by a private generator.
 
     All batches have ``batch_size`` rows (unless the data set is smaller): the last one is
-    completed with the epoch's first rows, which are then seen twice in that epoch.
+    completed with the epoch's first rows, which are then seen twice in that epoch. Each batch
+    is ``({"user", "item", ...}, scaled ratings)``. With a ``history`` matrix, the rows come
+    in runs of up to ``group_size`` ratings of one user (:func:`grouped_order`) and the inputs
+    also hold the SVD++ history of the batch's distinct users (:func:`history_lists`; each
+    row's ``user_slot`` is its user's position among them), padded with zero weights to a
+    fixed number of entries so that every batch has one shape; if the batch's histories would
+    not fit, every user's cap is lowered until they do. With ``negatives = (n,
+    item_probability)`` the inputs hold the ``"candidate"`` items of ``n`` draws (half of them
+    from the batch's items, which follow ``item_probability``, half uniform over the
+    catalogue), each listed once and padded to ``n``, with ``"candidate_probability"`` and
+    ``"own_probability"`` (the probability that one draw is the candidate, or the row's own
+    item; zero marks padding) and each row's ``"positive"`` column (see
+    ``MultiTaskModel._sampled_logits``). ``prepare`` (e.g. the row-sparse step's) transforms the inputs.
 
-    Owning the shuffle (rather than ``model.fit(shuffle=True)``, which draws from NumPy's or
-    TensorFlow's global generator) makes training reproducible without touching global state.
+    Owning the randomness (rather than ``model.fit(shuffle=True)``, which draws from NumPy's
+    or TensorFlow's global generator) makes training reproducible without touching global
+    state: the order comes from ``seed``, and batch ``index`` of epoch ``e`` draws its samples
+    from a generator seeded by ``(seed, e, index)``, whatever order batches are loaded in.
     """
 
-    def __init__(self, users, items, ratings, batch_size, seed):
+    def __init__(
+        self, users, items, ratings, batch_size, seed, *, history=None, max_history=None, group_size=1, negatives=None, prepare=None
+    ):
         super().__init__()
         self._data = (users.astype("int32"), items.astype("int32"), ratings)
         self._batch_size = batch_size
+        self._seed, self._epoch, self._group_size = seed, 0, group_size
         self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(len(ratings))
+        self._order = grouped_order(self._data[0], group_size, self._rng)
+        self._history, self._max_history = history, max_history
+        self._longest_history = 1 if history is None else max(1, int(np.diff(history.indptr).max(initial=1)))
+        self._negatives, self._prepare = negatives, prepare
 
     def __len__(self):
         return -(-len(self._order) // self._batch_size)
@@ -256,7 +361,61 @@ class RatingBatches(keras.utils.PyDataset):
             # every step has one shape and the train step compiles once instead of twice.
             rows = np.concatenate([rows, self._order[: self._batch_size - len(rows)]])
         users, items, ratings = (a[rows] for a in self._data)
-        return {"user": users, "item": items}, ratings
+        inputs = {"user": users, "item": items}
+        rng = np.random.default_rng([self._seed, self._epoch, index])
+        if self._history is not None:
+            inputs.update(self._history_inputs(users, rng))
+        if self._negatives is not None:
+            inputs.update(self._negative_inputs(items, rng))
+        return (self._prepare(inputs) if self._prepare else inputs), ratings
+
+    def history_budget(self, n_rows):
+        """History entries per batch: ``2 * max_history / group_size`` per row, at least one."""
+        cap = self._max_history or self._longest_history
+        return n_rows * max(1, -(-2 * cap // self._group_size))
+
+    def _history_inputs(self, users, rng):
+        slot_users, slots = np.unique(users, return_inverse=True)
+        budget = self.history_budget(len(users))
+        indptr = self._history.indptr
+        cap = _fitting_cap(indptr[slot_users + 1] - indptr[slot_users], self._max_history, budget)
+        items, rows, weights = history_lists(self._history, slot_users, cap, rng)
+        pad = budget - len(items)
+        return {
+            "user_slot": slots.astype("int32"),
+            "history_item": np.concatenate([items, np.zeros(pad, "int32")]),
+            "history_row": np.concatenate([rows, np.zeros(pad, "int32")]),
+            "history_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
+        }
+
+    def _negative_inputs(self, items, rng):
+        """The sampled candidates of a batch, padded; see the class doc."""
+        n, popularity = self._negatives
+        from_batch = min(n // 2, len(items))
+        draws = np.concatenate([rng.choice(items, from_batch, replace=False), rng.integers(0, len(popularity), n - from_batch)])
+        candidates = np.unique(draws)
+        probability = lambda ids: (from_batch * popularity[ids] + (n - from_batch) / len(popularity)) / n  # noqa: E731
+        column = np.minimum(np.searchsorted(candidates, items), len(candidates) - 1)
+        pad = n - len(candidates)
+        return {
+            "candidate": np.concatenate([candidates, np.full(pad, candidates[0])]).astype("int32"),
+            "candidate_probability": np.concatenate([probability(candidates), np.zeros(pad)]).astype("float32"),
+            "own_probability": probability(items).astype("float32"),
+            "positive": np.where(candidates[column] == items, column + 1, 0).astype("int32"),
+        }
 
     def on_epoch_end(self):
-        self._order = self._rng.permutation(len(self._order))
+        self._epoch += 1
+        self._order = grouped_order(self._data[0], self._group_size, self._rng)
+
+
+def _fitting_cap(lengths, cap, budget):
+    """The largest per-user cap (at most ``cap``) whose capped history lengths sum to ``budget``."""
+    cap = cap or int(lengths.max(initial=1))
+    if np.minimum(lengths, cap).sum() <= budget:
+        return cap
+    low, high = 1, cap  # sum(min(lengths, low)) <= budget < sum(min(lengths, high))
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if np.minimum(lengths, middle).sum() <= budget else (low, middle)
+    return low

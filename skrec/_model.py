@@ -13,15 +13,29 @@ ops = keras.ops
 
 __all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights"]
 
+# The embedding table of each id space, and the inputs holding such ids. A training step
+# touches only the rows its batch names: the row-sparse training step of `skrec._row_sparse`
+# gathers, updates and scatters back exactly those rows. A row packs everything the model
+# keeps per id: the user table's row is [embedding | rating bias], the item table's
+# [embedding | rating bias | retrieval bias] (the biases only where the heads have them), so
+# that a step gathers and scatters one array per space.
+TABLES = {"user": ("user_embedding",), "item": ("item_embedding",), "history": ("implicit_embedding",)}
+ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("history_item",)}
+
+# A logit that removes a candidate (padding) from a softmax.
+_REMOVED = -1e9
+
 
 @keras.saving.register_keras_serializable(package="skrec")
 class MultiTaskModel(keras.Model):
     """User and item embeddings shared by a retrieval task and a rating task.
 
     **User vector.** Row ``u`` of the user table, plus, with ``implicit_feedback``, the
-    SVD++ term ``|N(u)|^-1/2 * sum_{j in N(u)} y_j`` over the items ``N(u)`` the user rated in
-    training (a third item table ``y``). The term is computed for all users at each step with
-    one ``segment_sum`` over the training pairs: ``O(n_ratings * dim)``, no dense matrix.
+    SVD++ term: a weighted sum of rows of a third item table ``y`` over the user's history,
+    ``sum_j w_j y_j``. The caller passes the history as flat lists (``history_item``,
+    ``history_row``: the batch row it belongs to, ``history_weight``); with weights
+    ``|N(u)|^-1/2`` over the items ``N(u)`` the user rated it is the SVD++ term exactly. The
+    cost is that of the history given, never of the data set.
 
     **Rating head** (``rating_head``):
 
@@ -29,13 +43,20 @@ class MultiTaskModel(keras.Model):
     * ``"dot"``: biased matrix factorisation, ``mean + b_u + b_i + user · item``.
 
     **Retrieval head.** The score of (user, item) is the dot product of the user and item
-    vectors (``"in_batch"`` negatives, the Keras-RS example) or, with ``"catalogue"``
-    negatives, of their images under two separate linear maps plus a learned item bias.
-    Its loss is the softmax cross-entropy of the rated item against:
+    vectors (``"in_batch"`` negatives, the Keras-RS example) or, with ``"catalogue"`` or
+    ``"sampled"`` negatives, of their images under two separate linear maps plus a learned
+    item bias. Its loss is the softmax cross-entropy of the rated item against:
 
     * ``"in_batch"``: the other items of the batch, summed over the batch as in the Keras-RS
       example;
-    * ``"catalogue"``: every item, averaged over the batch.
+    * ``"catalogue"``: every item, averaged over the batch;
+    * ``"sampled"``: the ``candidate`` items of the inputs (items drawn from the batch's and
+      uniformly from the catalogue, each listed once), with every logit corrected by the log
+      of its item's sampling probability (keras-rs ``SamplingProbabilityCorrection``, the
+      log-Q correction of Yi et al., "Sampling-bias-corrected neural modeling for large
+      corpus item recommendations", RecSys 2019), averaged over the batch. This is mixed negative sampling (Yang et
+      al., "Mixed negative sampling for learning two-tower neural networks in
+      recommendations", WWW 2020); its cost does not grow with the catalogue.
 
     **Loss.** ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 *
     penalty``, where ``rating_loss`` is the mean squared error on scaled ratings and
@@ -47,18 +68,21 @@ class MultiTaskModel(keras.Model):
         embedding_dim: int. Width of the embeddings.
         layer_sizes: tuple of int. Hidden layers of the ``"mlp"`` rating head.
         rating_head: str. ``"mlp"`` or ``"dot"``.
-        implicit_feedback: bool. Add the SVD++ term to the user vector. The training pairs
-            must then be given with :meth:`set_history` before training.
-        retrieval_negatives: str. ``"in_batch"`` or ``"catalogue"``.
+        implicit_feedback: bool. Add the SVD++ term to the user vector; the inputs must then
+            hold ``history_item``, ``history_row`` and ``history_weight``.
+        retrieval_negatives: str. ``"in_batch"``, ``"catalogue"`` or ``"sampled"``.
         retrieval_weight: float. Weight of the retrieval loss.
         ranking_weight: float. Weight of the rating loss.
         l2: float. Weight of the L2 penalty.
         rating_mean: float. Initial global mean of the ``"dot"`` head (scaled ratings).
-        n_history: int. Number of training pairs of the SVD++ term.
         seed: int or None. Seed of every initializer.
 
-    Inputs are ``{"user": int [batch], "item": int [batch]}``; ``call`` returns
-    ``{"rating": [batch], "user_vector": [batch, dim], "item_vector": [batch, dim]}``.
+    Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
+    when training with ``"sampled"`` negatives, ``"candidate": int [n]``,
+    ``"candidate_probability": float [n]``, ``"own_probability": float [batch]`` and
+    ``"positive": int [batch]`` (see :meth:`_sampled_logits`). ``call`` returns ``{"rating": [batch],
+    "user_vector": [batch, dim], "item_vector": [batch, dim]}`` and, when training,
+    ``"retrieval_logits"`` and ``"positive"`` (the column of each row's own item).
     """
 
     def __init__(
@@ -74,16 +98,15 @@ class MultiTaskModel(keras.Model):
         ranking_weight=1.0,
         l2=0.0,
         rating_mean=0.5,
-        n_history=0,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if rating_head not in ("mlp", "dot"):
             raise ValueError(f"`rating_head` must be 'mlp' or 'dot'. Received: rating_head={rating_head!r}")
-        if retrieval_negatives not in ("in_batch", "catalogue"):
+        if retrieval_negatives not in ("in_batch", "catalogue", "sampled"):
             raise ValueError(
-                f"`retrieval_negatives` must be 'in_batch' or 'catalogue'. Received: {retrieval_negatives!r}"
+                f"`retrieval_negatives` must be 'in_batch', 'catalogue' or 'sampled'. Received: {retrieval_negatives!r}"
             )
         self.n_users = int(n_users)
         self.n_items = int(n_items)
@@ -96,130 +119,161 @@ class MultiTaskModel(keras.Model):
         self.ranking_weight = float(ranking_weight)
         self.l2 = float(l2)
         self.rating_mean = float(rating_mean)
-        self.n_history = int(n_history)
         self.seed = seed
-
-        seeds = _seed_sequence(seed, 16)
-        if rating_head == "mlp":
-            # The Keras-RS example's layers and initializers.
-            table_init = lambda: keras.initializers.RandomUniform(-0.05, 0.05, seed=next(seeds))  # noqa: E731
-        else:
-            table_init = lambda: keras.initializers.RandomNormal(0.0, 0.05, seed=next(seeds))  # noqa: E731
-        self.user_embedding = keras.layers.Embedding(n_users, embedding_dim, embeddings_initializer=table_init(), name="user_embedding")
-        self.item_embedding = keras.layers.Embedding(n_items, embedding_dim, embeddings_initializer=table_init(), name="item_embedding")
-        if rating_head == "mlp":
-            self.rating_mlp = keras.Sequential(
-                [
-                    keras.layers.Dense(size, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))
-                    for size in self.layer_sizes
-                ]
-                + [keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)))],
-                name="rating_head",
-            )
-        else:
-            self.user_bias = keras.layers.Embedding(n_users, 1, embeddings_initializer="zeros", name="user_bias")
-            self.item_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros", name="item_bias")
-        if self.implicit_feedback:
-            self.implicit_embedding = keras.layers.Embedding(
-                n_items, embedding_dim, embeddings_initializer=table_init(), name="implicit_embedding"
-            )
-        if retrieval_negatives == "catalogue":
-            glorot = lambda: keras.initializers.GlorotUniform(seed=next(seeds))  # noqa: E731
-            self.user_map = keras.layers.Dense(embedding_dim, use_bias=False, kernel_initializer=glorot(), name="user_map")
-            self.item_map = keras.layers.Dense(embedding_dim, use_bias=False, kernel_initializer=glorot(), name="item_map")
-            self.retrieval_bias = keras.layers.Embedding(n_items, 1, embeddings_initializer="zeros", name="retrieval_bias")
+        self._make_layers(_seed_sequence(seed, 16))
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
 
+    def _make_layers(self, seeds):
+        dim, mapped = self.embedding_dim, self.retrieval_negatives != "in_batch"
+        if self.rating_head == "mlp":
+            # The Keras-RS example's layers and initializers.
+            table_init = lambda: keras.initializers.RandomUniform(-0.05, 0.05, seed=next(seeds))  # noqa: E731
+        else:
+            table_init = lambda: keras.initializers.RandomNormal(0.0, 0.05, seed=next(seeds))  # noqa: E731
+        glorot = lambda: keras.initializers.GlorotUniform(seed=next(seeds))  # noqa: E731
+        biases = int(self.rating_head == "dot")
+        self.user_embedding = _table(self.n_users, dim, biases, table_init(), "user_embedding")
+        self.item_embedding = _table(self.n_items, dim, biases + int(mapped), table_init(), "item_embedding")
+        if self.rating_head == "mlp":
+            hidden = [keras.layers.Dense(size, activation="relu", kernel_initializer=glorot()) for size in self.layer_sizes]
+            self.rating_mlp = keras.Sequential(hidden + [keras.layers.Dense(1, kernel_initializer=glorot())], name="rating_head")
+        if self.implicit_feedback:
+            self.implicit_embedding = keras.layers.Embedding(self.n_items, dim, embeddings_initializer=table_init(), name="implicit_embedding")
+        if mapped:
+            self.user_map = keras.layers.Dense(dim, use_bias=False, kernel_initializer=glorot(), name="user_map")
+            self.item_map = keras.layers.Dense(dim, use_bias=False, kernel_initializer=glorot(), name="item_map")
+            self.sampling_correction = keras_rs.layers.SamplingProbabilityCorrection(epsilon=1e-30)
+
     def build(self, input_shape=None):
-        for layer in self._tables():
-            layer.build((None,))
+        for name in self.table_names():
+            getattr(self, name).build((None,))
         if self.rating_head == "mlp":
             self.rating_mlp.build((None, 2 * self.embedding_dim))
         else:
             self.global_mean = self.add_weight(
                 shape=(), initializer=keras.initializers.Constant(self.rating_mean), name="global_mean"
             )
-        if self.retrieval_negatives == "catalogue":
+        if self.retrieval_negatives != "in_batch":
             self.user_map.build((None, self.embedding_dim))
             self.item_map.build((None, self.embedding_dim))
-        if self.implicit_feedback:
-            # The training pairs of the SVD++ term: state, not parameters, saved with the model.
-            self.history_users = self.add_weight(shape=(self.n_history,), dtype="int32", initializer="zeros", trainable=False, name="history_users")
-            self.history_items = self.add_weight(shape=(self.n_history,), dtype="int32", initializer="zeros", trainable=False, name="history_items")
         self.built = True
 
-    def _tables(self):
-        names = ["user_embedding", "item_embedding", "user_bias", "item_bias", "implicit_embedding", "retrieval_bias"]
-        return [getattr(self, name) for name in names if hasattr(self, name)]
+    def table_names(self, space=None):
+        """Names of the embedding tables this model has (of one id ``space`` if given)."""
+        spaces = [space] if space else list(TABLES)
+        return [name for s in spaces for name in TABLES[s] if hasattr(self, name)]
 
-    def set_history(self, users, items):
-        """Record the training pairs ``(users[j], items[j])`` used by the SVD++ term."""
-        if not self.built:
-            self.build()
-        self.history_users.assign(np.asarray(users, dtype="int32"))
-        self.history_items.assign(np.asarray(items, dtype="int32"))
+    def sparse_spaces(self):
+        """The id spaces whose rows a training step may update alone (see ``skrec._row_sparse``).
 
-    def history_pairs(self):
-        """The recorded SVD++ pairs, as two NumPy arrays (users, items)."""
-        return ops.convert_to_numpy(self.history_users), ops.convert_to_numpy(self.history_items)
+        The item tables are updated whole when the retrieval loss scores the whole catalogue.
+        """
+        spaces = ["user", "item"] + (["history"] if self.implicit_feedback else [])
+        return [s for s in spaces if not (s == "item" and self.retrieval_negatives == "catalogue")]
+
+    # ---------------------------------------------------------------- lookups
+    def _rows(self, table, key, ids, rows):
+        """Rows of ``table`` for the ids of input ``key``: from ``rows`` if the step gave them."""
+        if rows is not None and key in rows:
+            return rows[key][table]
+        return ops.take(getattr(self, table).embeddings, ids, axis=0)
+
+    def _user_parts(self, rows):
+        """``(embedding, rating bias or None)`` of rows of the user table."""
+        d = self.embedding_dim
+        return rows[:, :d], (rows[:, d] if self.rating_head == "dot" else None)
+
+    def _item_parts(self, rows):
+        """``(embedding, rating bias or None, retrieval bias or None)`` of rows of the item table."""
+        d, dot = self.embedding_dim, self.rating_head == "dot"
+        mapped = self.retrieval_negatives != "in_batch"
+        return rows[:, :d], (rows[:, d] if dot else None), (rows[:, d + dot] if mapped else None)
 
     # ---------------------------------------------------------------- towers
-    def user_vectors(self, users):
-        """User vectors (table row plus SVD++ term) of ``users``, shape ``[n, dim]``."""
-        vectors = self.user_embedding(users)
-        if self.implicit_feedback:
-            vectors = vectors + ops.take(self._implicit_all_users(), users, axis=0)
-        return vectors
+    def call(self, inputs, training=False, rows=None):
+        user_rows = self._rows("user_embedding", "user", inputs["user"], rows)
+        user_vector = self._user_vector(user_rows, inputs, rows)
+        out = self._outputs(user_vector, user_rows, inputs["item"], rows)
+        if training:
+            out.update(self._retrieval_logits(inputs, user_vector, out["item_vector"], out.get("retrieval_bias"), rows))
+        return out
 
-    def _implicit_all_users(self):
-        counts = ops.segment_sum(ops.ones_like(self.history_users, dtype="float32"), self.history_users, num_segments=self.n_users)
-        weights = ops.take(ops.rsqrt(ops.maximum(counts, 1.0)), self.history_users, axis=0)
-        rows = ops.take(self.implicit_embedding.embeddings, self.history_items, axis=0)
-        return ops.segment_sum(rows * weights[:, None], self.history_users, num_segments=self.n_users)
+    def user_vectors(self, inputs):
+        """User vectors (table row plus SVD++ term) of ``inputs["user"]``, shape ``[n, dim]``."""
+        return self._user_vector(self._rows("user_embedding", "user", inputs["user"], None), inputs, None)
 
-    def call(self, inputs, training=False):
-        users, items = inputs["user"], inputs["item"]
-        user_vector = self.user_vectors(users)
-        item_vector = self.item_embedding(items)
-        return {
-            "rating": self._rating(users, items, user_vector, item_vector),
-            "user_vector": user_vector,
-            "item_vector": item_vector,
-        }
+    def ratings(self, user_vector, users, items):
+        """Predicted scaled ratings of ``users`` (whose vectors are ``user_vector``) for ``items``."""
+        return self._outputs(user_vector, self._rows("user_embedding", "user", users, None), items, None)["rating"]
 
-    def _rating(self, users, items, user_vector, item_vector):
+    def _user_vector(self, user_rows, inputs, rows):
+        """The user table's embedding plus the SVD++ term of each row's history.
+
+        ``history_row`` maps each history entry to a slot; ``user_slot`` (training batches,
+        where rows of one user share a slot) maps each row to its slot, else slot = row.
+        """
+        vectors, _ = self._user_parts(user_rows)
+        if not self.implicit_feedback:
+            return vectors
+        history = self._rows("implicit_embedding", "history_item", inputs["history_item"], rows)
+        weighted = history * ops.expand_dims(ops.cast(inputs["history_weight"], history.dtype), -1)
+        implicit = ops.segment_sum(weighted, inputs["history_row"], num_segments=ops.shape(vectors)[0])
+        if "user_slot" in inputs:
+            implicit = ops.take(implicit, inputs["user_slot"], axis=0)
+        return vectors + implicit
+
+    def _outputs(self, user_vector, user_rows, items, rows):
+        item_vector, item_bias, retrieval_bias = self._item_parts(self._rows("item_embedding", "item", items, rows))
+        out = {"user_vector": user_vector, "item_vector": item_vector}
+        if self.rating_head == "dot":
+            out["user_bias"] = self._user_parts(user_rows)[1]
+            out["item_bias"] = item_bias
+        if retrieval_bias is not None:
+            out["retrieval_bias"] = retrieval_bias
+        out["rating"] = self._rating(out)
+        return out
+
+    def _rating(self, out):
+        user_vector, item_vector = out["user_vector"], out["item_vector"]
         if self.rating_head == "mlp":
             return ops.squeeze(self.rating_mlp(ops.concatenate([user_vector, item_vector], axis=1)), axis=1)
-        biases = ops.squeeze(self.user_bias(users), 1) + ops.squeeze(self.item_bias(items), 1)
-        return self.global_mean + biases + ops.sum(user_vector * item_vector, axis=1)
-
-    # ------------------------------------------------------------------ loss
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        user_vector, item_vector = y_pred["user_vector"], y_pred["item_vector"]
-        if self.retrieval_negatives == "in_batch":
-            retrieval_loss = in_batch_softmax_loss(user_vector, item_vector)
-        else:
-            logits = self.retrieval_scores(user_vector)
-            positive = ops.take_along_axis(logits, ops.expand_dims(ops.cast(x["item"], "int32"), -1), axis=1)[:, 0]
-            retrieval_loss = ops.mean(ops.logsumexp(logits, axis=-1) - positive)
-        rating_loss = ops.mean(ops.square(y_pred["rating"] - ops.cast(y, y_pred["rating"].dtype)))
-        self.retrieval_loss_tracker.update_state(retrieval_loss)
-        self.rating_loss_tracker.update_state(rating_loss)
-        loss = self.retrieval_weight * retrieval_loss + self.ranking_weight * rating_loss
-        if self.l2:
-            loss = loss + self.l2 * self._penalty(x, user_vector, item_vector)
-        return loss
-
-    def _penalty(self, x, user_vector, item_vector):
-        penalty = ops.sum(ops.square(user_vector), axis=1) + ops.sum(ops.square(item_vector), axis=1)
-        if self.rating_head == "dot":
-            penalty = penalty + ops.square(ops.squeeze(self.user_bias(x["user"]), 1))
-            penalty = penalty + ops.square(ops.squeeze(self.item_bias(x["item"]), 1))
-        return ops.mean(penalty)
+        return self.global_mean + out["user_bias"] + out["item_bias"] + ops.sum(user_vector * item_vector, axis=1)
 
     # ------------------------------------------------------------- retrieval
+    def _retrieval_logits(self, inputs, user_vector, item_vector, retrieval_bias, rows):
+        """Training logits of each row against its candidates, and the column of its own item."""
+        n = ops.shape(user_vector)[0]
+        if self.retrieval_negatives == "in_batch":
+            return {"retrieval_logits": ops.matmul(user_vector, ops.transpose(item_vector)), "positive": ops.arange(n)}
+        if self.retrieval_negatives == "catalogue":
+            return {"retrieval_logits": self.retrieval_scores(user_vector), "positive": ops.cast(inputs["item"], "int32")}
+        logits = self._sampled_logits(inputs, user_vector, item_vector, retrieval_bias, rows)
+        return {"retrieval_logits": logits, "positive": inputs["positive"]}
+
+    def _sampled_logits(self, inputs, user_vector, item_vector, retrieval_bias, rows):
+        """Logits of each row against its own item (column 0) and the sampled candidates.
+
+        ``candidate`` lists distinct sampled items; ``positive`` is the column of each row's
+        own item: a candidate's (``1 + j``) when the sample holds it, its own column 0
+        otherwise. The own column of a row whose item is also a candidate is removed, so that
+        no row meets its own item twice ("accidental hits"): keras-rs 0.4.0's
+        ``RemoveAccidentalHits`` would add about 1e-40 to such logits, which leaves them in.
+        Every logit is corrected by the log of its item's sampling probability
+        (``candidate_probability``, ``own_probability``; zero marks padding).
+        """
+        query = self.user_map(user_vector)
+        own = ops.sum(query * self.item_map(item_vector), axis=1) + retrieval_bias
+        own = self.sampling_correction(own, inputs["own_probability"])
+        own = ops.where(inputs["positive"] > 0, _REMOVED, own)
+        vectors, _, bias = self._item_parts(self._rows("item_embedding", "candidate", inputs["candidate"], rows))
+        logits = ops.matmul(query, ops.transpose(self.item_map(vectors))) + bias
+        probability = inputs["candidate_probability"]
+        logits = self.sampling_correction(logits, ops.expand_dims(probability, 0))
+        logits = ops.where(ops.expand_dims(probability > 0, 0), logits, _REMOVED)
+        return ops.concatenate([ops.expand_dims(own, 1), logits], axis=1)
+
     def retrieval_scores(self, user_vector):
         """Retrieval logits of users against every item, shape ``[n, n_items]``."""
         return ops.matmul(self.query_embeddings(user_vector), ops.transpose(self.candidate_embeddings()))
@@ -241,17 +295,49 @@ class MultiTaskModel(keras.Model):
 
     def candidate_embeddings(self, rating_weight=0.0):
         """Candidate vectors of every item, shape ``[n_items, width]``; see :meth:`query_embeddings`."""
-        items = self.item_embedding.embeddings
+        items, item_bias, retrieval_bias = self._item_parts(self.item_embedding.embeddings)
         if self.retrieval_negatives == "in_batch":
             parts = [items]
         else:
-            parts = [self.item_map(items), self.retrieval_bias.embeddings]
+            parts = [self.item_map(items), ops.expand_dims(retrieval_bias, 1)]
         if rating_weight:
             if self.rating_head != "dot":
                 raise ValueError("A rating term in the retrieval score needs the 'dot' rating head.")
             # user_vector . item + (mean + item bias); the user bias does not change a ranking.
-            parts += [items, self.global_mean + self.item_bias.embeddings]
+            parts += [items, ops.expand_dims(self.global_mean + item_bias, 1)]
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    # ------------------------------------------------------------------ train
+    def train_step(self, *args, **kwargs):
+        """Keras's training step, or the row-sparse one when training attached a plan to the model."""
+        plan = getattr(self, "_row_sparse_plan", None)
+        if plan is None:
+            return super().train_step(*args, **kwargs)
+        return plan.train_step(self, *args)
+
+    # ------------------------------------------------------------------ loss
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        retrieval_loss = self._retrieval_loss(y_pred["retrieval_logits"], y_pred["positive"])
+        rating_loss = ops.mean(ops.square(y_pred["rating"] - ops.cast(y, y_pred["rating"].dtype)))
+        self.retrieval_loss_tracker.update_state(retrieval_loss)
+        self.rating_loss_tracker.update_state(rating_loss)
+        loss = self.retrieval_weight * retrieval_loss + self.ranking_weight * rating_loss
+        if self.l2:
+            loss = loss + self.l2 * self._penalty(y_pred)
+        return loss
+
+    def _retrieval_loss(self, logits, positive):
+        """Softmax cross-entropy of each row's own item: summed (``in_batch``) or averaged."""
+        own = ops.take_along_axis(logits, ops.expand_dims(ops.cast(positive, "int32"), -1), axis=1)[:, 0]
+        per_row = ops.logsumexp(logits, axis=-1) - own
+        return ops.sum(per_row) if self.retrieval_negatives == "in_batch" else ops.mean(per_row)
+
+    def _penalty(self, y_pred):
+        """Mean squared norm of the batch's user and item vectors (and biases)."""
+        penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        if self.rating_head == "dot":
+            penalty = penalty + ops.square(y_pred["user_bias"]) + ops.square(y_pred["item_bias"])
+        return ops.mean(penalty)
 
     def get_config(self):
         config = super().get_config()
@@ -267,31 +353,43 @@ class MultiTaskModel(keras.Model):
             ranking_weight=self.ranking_weight,
             l2=self.l2,
             rating_mean=self.rating_mean,
-            n_history=self.n_history,
             seed=self.seed,
         )
         return config
 
 
-def in_batch_softmax_loss(query, candidates):
-    """Softmax cross-entropy of each query against the candidates of its batch, summed.
+def _table(n_rows, dim, n_biases, initializer, name):
+    """An embedding table of ``dim`` columns from ``initializer`` and ``n_biases`` columns of zeros."""
+    if n_biases:
+        initializer = ZeroTail(initializer, n_biases)
+    return keras.layers.Embedding(n_rows, dim + n_biases, embeddings_initializer=initializer, name=name)
 
-    Row ``i`` of ``query`` (``[batch, dim]``) is paired with row ``i`` of ``candidates``; the
-    other rows of the batch are its negatives. The sum over the batch (not the mean) is the
-    Keras-RS example's ``CategoricalCrossentropy(from_logits=True, reduction="sum")``.
+
+@keras.saving.register_keras_serializable(package="skrec")
+class ZeroTail(keras.initializers.Initializer):
+    """Keras initializer: ``initializer``'s values with the last ``n_zero`` columns set to zero.
+
+    It initializes a packed table ``[embedding | biases]``: embeddings random, biases zero.
     """
-    scores = ops.matmul(query, ops.transpose(candidates))
-    labels = ops.arange(ops.shape(scores)[0])
-    per_example = keras.losses.sparse_categorical_crossentropy(labels, scores, from_logits=True)
-    return ops.sum(per_example)
+
+    def __init__(self, initializer, n_zero):
+        self.initializer = keras.initializers.get(initializer)
+        self.n_zero = int(n_zero)
+
+    def __call__(self, shape, dtype=None):
+        values = self.initializer((shape[0], shape[1] - self.n_zero), dtype=dtype)
+        return ops.concatenate([values, ops.zeros((shape[0], self.n_zero), dtype=values.dtype)], axis=1)
+
+    def get_config(self):
+        return {"initializer": keras.initializers.serialize(self.initializer), "n_zero": self.n_zero}
 
 
 def check_same_architecture(old, new):
     """Raise ``ValueError`` naming the parameters in which ``new`` differs from ``old``.
 
-    Table sizes, the initial mean, the seed and the history length may differ (warm start).
+    Table sizes, the initial mean and the seed may differ (warm start).
     """
-    sizes = ("n_users", "n_items", "n_history", "rating_mean", "seed", "name", "trainable", "dtype")
+    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype")
     old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
     new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
     if old_config != new_config:

@@ -30,7 +30,7 @@ from skrec._interactions import Interactions
 
 __all__ = ["SavedState", "save", "load"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info"])

@@ -8,11 +8,12 @@ compiles its kernels for a few shapes, not for every request size.
 
 import numpy as np
 
+from skrec._interactions import history_lists
 from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["ExcludingRetrieval", "top_k", "predict_scaled", "pad_to_bucket"]
+__all__ = ["ExcludingRetrieval", "top_k", "predict_scaled", "user_vectors", "pad_to_bucket"]
 
 # Users scored per call of the retrieval layer, and pairs per call of the model in `predict`.
 USER_CHUNK = 1024
@@ -48,22 +49,27 @@ class ExcludingRetrieval(keras_rs.layers.BruteForceRetrieval):
         return (top_scores, top_ids) if self.return_scores else top_ids
 
 
-def top_k(model, codes, k, seen, rating_blend):
+def top_k(model, codes, k, seen, rating_blend, history=None):
     """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
 
-    ``seen`` is the (users x items) CSR matrix of items to leave out, or None. Users are scored
-    in chunks of at most ``SCORE_BUDGET`` scores, so memory does not grow with their number;
-    each chunk's seen items are passed to the retrieval layer as a sparse list of (row, item)
-    pairs and masked there. Users with fewer than ``k`` unseen items get fewer rows.
+    ``seen`` is the (users x items) CSR matrix of items to leave out, or None; ``history`` the
+    CSR matrix of the SVD++ history when the model has the term. Users are scored in chunks
+    of at most ``SCORE_BUDGET`` scores, so memory does not grow with their number; each
+    chunk's seen items are passed to the retrieval layer as a sparse list of (row, item) pairs
+    and masked there. Users with fewer than ``k`` unseen items get fewer rows.
     """
     retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
     size = 1 << (max(1, min(USER_CHUNK, SCORE_BUDGET // model.n_items)).bit_length() - 1)  # a power of two
-    parts = [_top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend) for start in range(0, len(codes), size)]
+    parts = [
+        _top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend, history)
+        for start in range(0, len(codes), size)
+    ]
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-def _top_k_chunk(model, retrieval, chunk, seen, rating_blend):
-    queries = model.query_embeddings(model.user_vectors(pad_to_bucket(chunk)), rating_blend)
+def _top_k_chunk(model, retrieval, chunk, seen, rating_blend, history):
+    vectors = model.user_vectors(user_inputs(model, pad_to_bucket(chunk), history))
+    queries = model.query_embeddings(vectors, rating_blend)
     scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=_excluded_pairs(chunk, seen)))
     keep = np.isfinite(scores)
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
@@ -81,14 +87,46 @@ def _excluded_pairs(chunk, seen):
     return pad_to_bucket(np.stack([coo.row, coo.col], axis=1).astype("int32"))
 
 
-def predict_scaled(model, u, i):
-    """Predicted ratings on the ``[0, 1]`` training scale of known pairs (codes ``>= 0``)."""
+def user_inputs(model, codes, history):
+    """Model inputs for the user vectors of ``codes``: the ids and, if needed, their whole history.
+
+    The history lists are padded to a bucket size with zero-weight entries.
+    """
+    inputs = {"user": codes}
+    if model.implicit_feedback:
+        items, rows, weights = history_lists(history, codes)
+        size = len(pad_to_bucket(np.arange(max(len(items), 1))))
+        pad = size - len(items)
+        inputs["history_item"] = np.concatenate([items, np.zeros(pad, "int32")])
+        inputs["history_row"] = np.concatenate([rows, np.zeros(pad, "int32")])
+        inputs["history_weight"] = np.concatenate([weights, np.zeros(pad, "float32")])
+    return inputs
+
+
+def user_vectors(model, codes, history):
+    """User vectors of ``codes`` as a NumPy array of shape ``(len(codes), dim)``, in chunks."""
+    if not len(codes):
+        return np.zeros((0, model.embedding_dim), "float32")
+    parts = [
+        keras.ops.convert_to_numpy(model.user_vectors(user_inputs(model, pad_to_bucket(chunk), history)))[: len(chunk)]
+        for chunk in np.array_split(codes, max(1, -(-len(codes) // USER_CHUNK)))
+    ]
+    return np.concatenate(parts)
+
+
+def predict_scaled(model, u, i, history=None):
+    """Predicted ratings on the ``[0, 1]`` training scale of known pairs (codes ``>= 0``).
+
+    Each distinct user's vector is computed once, then the pairs are rated in chunks.
+    """
+    users, position = np.unique(u, return_inverse=True)
+    vectors = user_vectors(model, users, history)
     out = np.empty(len(u), dtype=np.float64)
     for start in range(0, len(u), PAIR_CHUNK):
-        part = np.arange(start, min(start + PAIR_CHUNK, len(u)))
-        padded = pad_to_bucket(part)
-        pred = keras.ops.convert_to_numpy(model({"user": u[padded], "item": i[padded]})["rating"])
-        out[part] = pred[: len(part)]
+        part = pad_to_bucket(np.arange(start, min(start + PAIR_CHUNK, len(u))))
+        rated = model.ratings(vectors[position[part]], u[part], i[part])
+        n = min(PAIR_CHUNK, len(u) - start)
+        out[start : start + n] = keras.ops.convert_to_numpy(rated)[:n]
     return out
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 
 from skrec import metrics
 from skrec._keras import keras
-from skrec._retrieval import top_k
+from skrec._retrieval import predict_scaled, top_k
+from skrec._row_sparse import plan_row_sparse
 from skrec.exceptions import TrainingDivergedError
 
 __all__ = ["TrainingOptions", "train", "make_optimizer", "multitask_score"]
@@ -36,29 +37,55 @@ class TrainingOptions:
     n_iter_no_change: int
     rating_blend: float
     verbose: int
+    max_history: int
+    n_negatives: int
 
 
 def train(model, data, options, seed):
     """Fit ``model`` on the ``train`` rows of ``data`` (a TrainingSet); return the history.
+
+    On JAX the step is row-sparse (:mod:`skrec._row_sparse`) when the optimizer allows it.
 
     Returns
     -------
     history : dict of str to list of float
         Keras's per-epoch logs.
     """
-    batches = data.batches(options.batch_size, seed)
-    model.compile(
-        optimizer=make_optimizer(options, steps=len(batches) * options.epochs),
-        steps_per_execution=min(len(batches), STEPS_PER_EXECUTION),
+    n_batches = -(-len(data.train) // options.batch_size)
+    optimizer = make_optimizer(options, steps=n_batches * options.epochs)
+    model.compile(optimizer=optimizer, steps_per_execution=min(n_batches, STEPS_PER_EXECUTION))
+    plan = plan_row_sparse(model, optimizer)
+    batches = data.batches(
+        options.batch_size,
+        seed,
+        history=model.implicit_feedback,
+        max_history=options.max_history,
+        n_negatives=options.n_negatives if model.retrieval_negatives == "sampled" else None,
+        prepare=plan.prepare if plan else None,
     )
-    history = model.fit(
-        batches,
-        epochs=options.epochs,
-        verbose=options.verbose,
-        callbacks=_callbacks(data, options),
-        shuffle=False,  # the batches shuffle with their own generator
-    )
+    object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
+    try:
+        history = model.fit(
+            batches,
+            epochs=options.epochs,
+            verbose=options.verbose,
+            callbacks=_callbacks(data, options),
+            shuffle=False,  # the batches shuffle with their own generator
+        )
+    finally:
+        object.__setattr__(model, "_row_sparse_plan", None)
+    _forget_optimizer_state(model, optimizer)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _forget_optimizer_state(model, optimizer):
+    """Give the fitted model an unbuilt copy of its optimizer.
+
+    A warm start trains with a fresh optimizer anyway, and the trained one holds per-row
+    slots for the tables (twice their size for Adam) that a pickled or saved model would
+    otherwise carry, in a layout Keras cannot rebuild when it loads the model.
+    """
+    model.compile(optimizer=type(optimizer).from_config(optimizer.get_config()), steps_per_execution=model.steps_per_execution)
 
 
 def _callbacks(data, options):
@@ -131,7 +158,7 @@ class ValidationScore(keras.callbacks.Callback):
         self.truth = truth[truth["gain"] > 0]
 
     def on_epoch_end(self, epoch, logs=None):
-        predicted = keras.ops.convert_to_numpy(self.model({"user": self.users, "item": self.items})["rating"])
+        predicted = predict_scaled(self.model, self.users, self.items, self.seen)
         rmse = float(np.sqrt(np.mean((np.clip(predicted, 0.0, 1.0) - self.ratings) ** 2)))
         ndcg = self._ndcg()
         logs["val_score"] = multitask_score(ndcg, rmse)
@@ -142,6 +169,6 @@ class ValidationScore(keras.callbacks.Callback):
         if not len(self.truth):
             return 0.0
         codes = np.unique(self.truth["user"].to_numpy())
-        rows, ranks, items, _ = top_k(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend)
+        rows, ranks, items, _ = top_k(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend, self.seen)
         recommended = pd.DataFrame({"user": rows, "rank": ranks, "item": items})
         return metrics.ndcg_at_k(self.truth, recommended, k=10, user_col="user", item_col="item", gain_col="gain")

@@ -31,7 +31,9 @@ def check_params(est):
     for name in ("retrieval_weight", "ranking_weight", "l2", "rating_blend"):
         _check_real(est, name, low=0.0)
     _check_options(est, "rating_head", ("dot", "mlp"))
-    _check_options(est, "retrieval_negatives", ("catalogue", "in_batch"))
+    _check_options(est, "retrieval_negatives", ("auto", "catalogue", "sampled", "in_batch"))
+    _check_int(est, "max_history", low=1)
+    _check_int(est, "n_negatives", low=0)
     _check_options(est, "lr_schedule", ("constant", "cosine"))
     _check_options(est, "implicit_feedback", (True, False))
     _check_options(est, "early_stopping", (True, False))

@@ -359,12 +359,14 @@ IMPROVED = dict(
 
 def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings):
     est = MultiTaskRecommender(**{**FAST, **IMPROVED, "early_stopping": False}).fit(ratings, ratings["rating"])
-    model = est.model_
+    from skrec._retrieval import predict_scaled, user_vectors
+
+    model, seen = est.model_, est._interactions_.seen
     codes = np.arange(len(est.users_))
-    logits = keras_numpy(model.retrieval_scores(model.user_vectors(codes)))
+    logits = keras_numpy(model.retrieval_scores(user_vectors(model, codes, seen)))
     # predicted scaled rating of every (user, item) pair, computed through the model itself
     users, items = np.repeat(codes, len(est.items_)), np.tile(np.arange(len(est.items_)), len(codes))
-    rating = keras_numpy(model({"user": users, "item": items})["rating"]).reshape(len(codes), -1)
+    rating = predict_scaled(model, users, items, seen).reshape(len(codes), -1)
     blended = logits + est.rating_blend * rating
     blended[est._interactions_.seen.toarray()] = -np.inf
     expected = np.argsort(-blended, axis=1, kind="stable")[:, :5]
@@ -374,7 +376,7 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings)
     # the user bias is left out of the score: it cannot change a user's ranking
     np.testing.assert_allclose(
         recs["score"].to_numpy().reshape(len(codes), 5) - np.take_along_axis(blended, expected, 1),
-        np.repeat(-est.rating_blend * keras_numpy(model.user_bias.embeddings)[:, :1], 5, axis=1),
+        np.repeat(-est.rating_blend * keras_numpy(model.user_embedding.embeddings)[:, -1:], 5, axis=1),
         rtol=1e-4, atol=1e-4,
     )
 
@@ -411,7 +413,7 @@ def test_early_stopping_restores_the_best_epoch(ratings):
     [
         ({"rating_blend": 1.0, "rating_head": "mlp"}, r"`rating_blend`=1.0 .* needs rating_head='dot'"),
         ({"rating_head": "svd"}, r"`rating_head` must be one of \['dot', 'mlp'\]; got 'svd'"),
-        ({"retrieval_negatives": "sampled"}, r"`retrieval_negatives` must be one of"),
+        ({"retrieval_negatives": "negative"}, r"`retrieval_negatives` must be one of"),
         ({"lr_schedule": "step"}, r"`lr_schedule` must be one of \['constant', 'cosine'\]"),
         ({"optimizer": "nope"}, r"`optimizer` must be the name of a Keras optimizer"),
         ({"early_stopping": True, "validation_fraction": 1.5}, r"`validation_fraction` must be < 1"),

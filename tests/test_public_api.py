@@ -77,6 +77,7 @@ _LAYERS = [
     "skrec._estimator",
     "skrec._persistence",
     "skrec._training",
+    "skrec._row_sparse",
     "skrec._retrieval",
     "skrec._model",
     "skrec._interactions",

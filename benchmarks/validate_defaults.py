@@ -1,0 +1,78 @@
+"""Choose default settings on validation splits of MovieLens 100k's training folds, never on a test fold.
+
+For each canonical fold uN (N = 1..5) this holds out a seeded 10% of each user's ratings in
+``uN.base`` (users with fewer than 5 ratings keep theirs), fits the given configurations on the
+rest, and scores them on the held-out part with the P1/P2 metrics (RMSE; Recall@10 and NDCG@10
+of the ratings >= 4, items of the fitted part excluded). ``uN.test`` is never read. The means
+over the five folds are what the defaults were chosen by (docs/benchmark_movielens.md says
+which settings were compared).
+
+    SKREC_DATA=/path/to/data python benchmarks/validate_defaults.py \\
+        '{}' '{"max_history": 64}' '{"learning_rate": 0.005}'
+
+Each argument is a dict of parameters over the defaults (Python literal syntax).
+"""
+
+import argparse
+import ast
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from skrec import MultiTaskRecommender, metrics
+from skrec.datasets import fetch_movielens_fold
+from skrec.exceptions import ColdStartWarning
+
+FOLDS = ("u1", "u2", "u3", "u4", "u5")
+
+
+def validation_split(train, fraction=0.1, seed=0):
+    """Per user, a seeded ``fraction`` of the ratings held out (users with < 5 ratings keep all)."""
+    rng = np.random.default_rng(seed)
+    key = rng.random(len(train))
+    rank = pd.Series(key, index=train.index).groupby(train["user_id"]).rank(method="first")
+    size = train.groupby("user_id")["user_id"].transform("size")
+    held = (size >= 5) & (rank <= np.floor(fraction * size))
+    return train[~held], train[held]
+
+
+def score(params, fit_part, held_out):
+    """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split."""
+    model = MultiTaskRecommender(**params, random_state=0)
+    start = time.perf_counter()
+    model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"])
+    seconds = time.perf_counter() - start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        predicted = model.predict(held_out)
+    relevant = held_out.loc[held_out["rating"] >= 4, ["user_id", "movie_id"]]
+    recommended = model.recommend(relevant["user_id"].unique(), k=10)
+    kw = dict(k=10, user_col="user_id", item_col="movie_id")
+    return {
+        "rmse": float(np.sqrt(np.mean((np.clip(predicted, 1, 5) - held_out["rating"]) ** 2))),
+        "recall": metrics.recall_at_k(relevant, recommended, **kw),
+        "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw),
+        "fit_s": seconds,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="+", help="parameter dicts over the defaults")
+    parser.add_argument("--folds", default=",".join(FOLDS))
+    args = parser.parse_args(argv)
+    splits = {fold: validation_split(fetch_movielens_fold(fold)[0]) for fold in args.folds.split(",")}
+    rows = []
+    for text in args.configs:
+        params = ast.literal_eval(text)
+        results = [score(params, *split) for split in splits.values()]
+        mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+        rows.append({"config": text, **mean})
+        print(f"{text:60s} " + "  ".join(f"{k}={v:.4f}" for k, v in mean.items()), flush=True)
+    print(pd.DataFrame(rows).set_index("config").to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+if __name__ == "__main__":
+    main()

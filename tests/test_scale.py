@@ -1,0 +1,186 @@
+"""The pieces that make a training step's cost independent of the data size: each against its exact form.
+
+* the SVD++ history of a batch (capped, sampled) against the full sum;
+* the sampled softmax with log-Q correction against a hand computation;
+* the row-sparse training step against Keras's dense step (exact for SGD and Adagrad, and for
+  Adam when every row is in every batch);
+* the batches: one shape, every rating once per epoch, users' rows in short runs.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import skrec._training as training
+from skrec import MultiTaskRecommender
+from skrec._interactions import RatingBatches, grouped_order, history_lists
+from skrec._keras import keras
+from skrec._model import MultiTaskModel
+
+from test_estimator import FAST, make_ratings
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+# ------------------------------------------------------------------------------ SVD++ history
+@pytest.fixture
+def history():
+    # user 0: items 1, 3, 4; user 1: nothing; user 2: items 0..9
+    rows = [0, 0, 0] + [2] * 10
+    cols = [1, 3, 4] + list(range(10))
+    return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(3, 10))
+
+
+def test_history_lists_without_cap_are_the_svdpp_weights(history):
+    items, rows, weights = history_lists(history, np.array([2, 0, 1]))
+    assert rows.tolist() == [0] * 10 + [1] * 3
+    assert items.tolist() == list(range(10)) + [1, 3, 4]
+    np.testing.assert_allclose(weights, [10**-0.5] * 10 + [3**-0.5] * 3, rtol=1e-6)
+
+
+def test_capped_history_is_an_unbiased_sample_without_repeats(history):
+    rng = np.random.default_rng(0)
+    table = np.random.default_rng(1).normal(size=(10, 4))
+    exact = table.sum(axis=0) / np.sqrt(10)
+    draws = []
+    for _ in range(2000):
+        items, rows, weights = history_lists(history, np.array([2, 0]), max_history=3, rng=rng)
+        long = items[rows == 0]
+        assert len(long) == 3 and len(set(long)) == 3  # a sample of 3, no item twice
+        np.testing.assert_allclose(weights[rows == 0], np.sqrt(10) / 3, rtol=1e-6)
+        assert items[rows == 1].tolist() == [1, 3, 4]  # short histories are kept whole
+        draws.append((weights[rows == 0, None] * table[long]).sum(axis=0))
+    # each item is kept with probability 3 / 10: the mean of the samples is the full sum
+    np.testing.assert_allclose(np.mean(draws, axis=0), exact, atol=0.05)
+
+
+def test_the_user_vector_is_the_table_row_plus_the_svdpp_term(history):
+    model = MultiTaskModel(3, 10, embedding_dim=4, rating_head="dot", implicit_feedback=True, retrieval_negatives="catalogue", seed=0)
+    model.build()
+    items, rows, weights = history_lists(history, np.array([0, 2]))
+    got = to_numpy(model.user_vectors({"user": np.array([0, 2]), "history_item": items, "history_row": rows, "history_weight": weights}))
+    table, implicit = to_numpy(model.user_embedding.embeddings)[:, :4], to_numpy(model.implicit_embedding.embeddings)
+    expected = table[[0, 2]] + np.stack([implicit[[1, 3, 4]].sum(0) / np.sqrt(3), implicit.sum(0) / np.sqrt(10)])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ sampled softmax
+def test_sampled_logits_are_log_q_corrected_with_own_items_once():
+    model = MultiTaskModel(2, 6, embedding_dim=3, rating_head="dot", retrieval_negatives="sampled", seed=0)
+    model.build()
+    inputs = {
+        "user": np.array([0, 1]),
+        "item": np.array([2, 5]),
+        "candidate": np.array([1, 2, 4, 1]),  # distinct items, padded with a repeat
+        "candidate_probability": np.array([0.1, 0.3, 0.2, 0.0], dtype="float32"),  # 0 = padding
+        "own_probability": np.array([0.3, 0.05], dtype="float32"),
+        "positive": np.array([2, 0]),  # item 2 is candidate column 1 (+1); item 5 is not sampled
+    }
+    out = model(inputs, training=True)
+    logits = to_numpy(out["retrieval_logits"])
+
+    rows = to_numpy(model.item_embedding.embeddings)
+    user_rows = to_numpy(model.user_embedding.embeddings)
+    query = user_rows[[0, 1], :3] @ to_numpy(model.user_map.kernel)
+    keys = rows[:, :3] @ to_numpy(model.item_map.kernel)
+    score = query @ keys.T + rows[:, 4]  # [user vector | rating bias | retrieval bias]
+    expected_candidates = score[:, [1, 2, 4]] - np.log([0.1, 0.3, 0.2])
+    np.testing.assert_allclose(logits[:, 1:4], expected_candidates, rtol=1e-4, atol=1e-5)
+    assert (logits[:, 4] < -1e8).all()  # padding removed
+    assert logits[0, 0] < -1e8  # row 0's item is a candidate: its own column is removed
+    np.testing.assert_allclose(logits[1, 0], score[1, 5] - np.log(0.05), rtol=1e-4)
+    # the loss is the cross-entropy of each row's positive column
+    loss = to_numpy(model._retrieval_loss(out["retrieval_logits"], out["positive"]))
+    finite = np.where(logits < -1e8, -np.inf, logits)
+    per_row = np.log(np.exp(finite).sum(1)) - finite[[0, 1], [2, 0]]
+    np.testing.assert_allclose(loss, per_row.mean(), rtol=1e-4)
+
+
+def test_sampled_candidates_follow_the_mixture_and_list_own_items():
+    popularity = np.array([0.5, 0.3, 0.1, 0.1])
+    batches = RatingBatches(np.arange(8), np.array([0, 0, 1, 0, 2, 1, 0, 3]), np.zeros(8, "float32"), 8, 0, negatives=(4, popularity))
+    inputs = batches[0][0]
+    candidates, probability = inputs["candidate"], inputs["candidate_probability"]
+    real = probability > 0
+    assert len(set(candidates[real])) == real.sum()  # each candidate once
+    np.testing.assert_allclose(probability[real], (2 * popularity[candidates[real]] + 2 / 4) / 4, rtol=1e-6)
+    for item, positive in zip(inputs["item"], inputs["positive"]):
+        assert positive == 0 or candidates[positive - 1] == item
+
+
+# ------------------------------------------------------------------------------ row-sparse step
+def fit_both_ways(monkeypatch, **params):
+    """The same fit with the row-sparse step and with Keras's dense step."""
+    ratings = make_ratings(n_users=12, n_items=30, per_user=6)
+    sparse = MultiTaskRecommender(**{**FAST, **params}).fit(ratings, ratings["rating"])
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "plan_row_sparse", lambda model, optimizer: None)
+        dense = MultiTaskRecommender(**{**FAST, **params}).fit(ratings, ratings["rating"])
+    return sparse.model_, dense.model_
+
+
+@pytest.mark.parametrize("negatives", ["catalogue", "sampled"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+def test_row_sparse_step_equals_the_dense_step_for_sgd_and_adagrad(monkeypatch, optimizer, negatives):
+    sparse, dense = fit_both_ways(
+        monkeypatch, optimizer=optimizer, learning_rate=0.05, retrieval_negatives=negatives, n_negatives=8, batch_size=16, epochs=2
+    )
+    assert {**sparse.get_config(), "name": ""} == {**dense.get_config(), "name": ""}
+    for a, b in zip(sparse.weights, dense.weights):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, err_msg=a.path)
+
+
+def test_row_sparse_adam_is_lazy_adam(monkeypatch):
+    # With every user and item in every batch, lazy Adam is Adam.
+    sparse, dense = fit_both_ways(monkeypatch, optimizer="adam", batch_size=1024, epochs=3, retrieval_negatives="catalogue")
+    for a, b in zip(sparse.weights, dense.weights):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, err_msg=a.path)
+    # With small batches, rows absent from a batch keep still, unlike dense Adam.
+    sparse, dense = fit_both_ways(monkeypatch, optimizer="adam", batch_size=16, epochs=1)
+    assert not np.allclose(to_numpy(sparse.user_embedding.embeddings), to_numpy(dense.user_embedding.embeddings), atol=1e-6)
+
+
+def test_unsupported_optimizer_options_fall_back_to_the_dense_step(monkeypatch):
+    planned = []
+    original = training.plan_row_sparse
+    monkeypatch.setattr(training, "plan_row_sparse", lambda m, o: planned.append(original(m, o)) or planned[-1])
+    ratings = make_ratings(n_users=6, per_user=4)
+    MultiTaskRecommender(**FAST, optimizer="rmsprop").fit(ratings, ratings["rating"])
+    MultiTaskRecommender(**FAST, optimizer_params={"clipnorm": 1.0}).fit(ratings, ratings["rating"])
+    MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"])
+    assert planned[0] is None and planned[1] is None and planned[2] is not None
+
+
+# ------------------------------------------------------------------------------ batches
+def test_grouped_order_is_a_permutation_with_short_runs_per_user():
+    users = np.repeat(np.arange(5), [1, 3, 9, 17, 2])
+    order = grouped_order(users, 4, np.random.default_rng(0))
+    assert sorted(order) == list(range(len(users)))
+    runs = np.split(users[order], np.flatnonzero(np.diff(users[order])) + 1)
+    per_user = {u: [len(r) for r in runs if r[0] == u] for u in range(5)}
+    # 17 rows make 5 runs of 3 or 4, 9 rows 3 runs of 3; two runs of one user may touch by chance
+    assert 2 <= len(per_user[3]) <= 5 and max(per_user[3]) <= 8
+    assert 2 <= len(per_user[2]) <= 3 and sum(per_user[2]) == 9
+    assert per_user[0] == [1] and len(per_user[1]) == 1
+
+
+def test_batches_with_history_have_one_shape_and_cover_every_rating():
+    ratings = make_ratings()
+    users = ratings["user_id"].factorize()[0]
+    items = ratings["movie_id"].factorize()[0]
+    seen = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items)))
+    batches = RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, history=seen, max_history=4, group_size=4)
+    shapes, covered = set(), []
+    for j in range(len(batches)):
+        x, _ = batches[j]
+        shapes.add(tuple((k, v.shape) for k, v in sorted(x.items())))
+        covered.append(np.arange(len(users))[batches._order[j * 64 : (j + 1) * 64]])
+        slots = np.unique(x["user"])
+        assert (slots[x["user_slot"]] == x["user"]).all()
+        kept = x["history_weight"] > 0
+        # every history entry belongs to its slot user's history
+        assert seen[slots[x["history_row"][kept]], x["history_item"][kept]].all()
+    assert len(shapes) == 1
+    assert sorted(np.concatenate(covered)) == list(range(len(users)))
