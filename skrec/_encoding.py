@@ -31,7 +31,21 @@ class IdEncoder:
         """A new encoder whose vocabulary appends the unseen ``ids`` (sorted) after the known.
 
         Known ids keep their indices, so embedding rows learned before stay where they are.
+
+        Raises
+        ------
+        TypeError
+            If ``ids`` are of another kind (numbers, strings, ...) than the vocabulary's: the
+            same value as a string and as a number would otherwise be two ids.
         """
+        new, known = _kind(pd.Index(ids)), _kind(self.index)
+        if len(ids) and new != known:
+            raise TypeError(
+                f"The {self.index.name!r} ids of this fit are {new}, but the fitted model's are {known} "
+                f"(dtype {self.index.dtype}): a warm-started fit must use ids of the same kind as the first "
+                f"fit, or '1' and 1 would be two different ids. Convert them, e.g. with .astype"
+                f"({'int' if known == 'numbers' else 'str'}), or set warm_start=False to refit."
+            )
         unseen = pd.Index(pd.unique(ids), name=self.index.name)
         unseen = unseen[self.index.get_indexer(unseen) < 0].sort_values()
         return IdEncoder.from_index(self.index.append(unseen) if len(unseen) else self.index)
@@ -58,3 +72,11 @@ class IdEncoder:
     def inverse_transform(self, codes):
         """Return the raw ids at positions ``codes``."""
         return self.index.take(np.asarray(codes)).to_numpy()
+
+
+def _kind(index):
+    """The kind of ids an index holds: ``"numbers"``, ``"strings"`` or pandas' inferred type."""
+    inferred = pd.api.types.infer_dtype(index, skipna=True)
+    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "numbers"
+    return "strings" if inferred == "string" else inferred

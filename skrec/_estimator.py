@@ -1,5 +1,6 @@
 """MultiTaskRecommender: the scikit-learn estimator around the joint retrieval + ranking Keras model."""
 
+import collections.abc
 import warnings
 
 import numpy as np
@@ -10,14 +11,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from skrec import _persistence, metrics
 from skrec._interactions import build_training_set
-from skrec._model import MultiTaskModel, check_same_architecture, copy_weights
-from skrec._retrieval import predict_scaled, top_k
-from skrec._training import TrainingOptions, multitask_score, train
+from skrec._model import MultiTaskModel, check_same_architecture, copy_weights, model_from_state, model_state
+from skrec._requests import answer, build_request
+from skrec._retrieval import predict_scaled, similar_items
+from skrec._training import TrainingOptions, data_parallel_devices, multitask_score, train
 from skrec._validation import (
+    check_exclusions,
+    check_history,
     check_interactions,
+    check_item_list,
     check_k,
     check_params,
     check_ratings,
+    check_sample_weight,
     check_side_frame,
 )
 from skrec.exceptions import ColdStartWarning
@@ -253,6 +259,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         validation_fraction=0.05,
         n_iter_no_change=3,
         warm_start=False,
+        unknown_users="popular",
         user_col="user_id",
         item_col="movie_id",
         random_state=None,
@@ -279,24 +286,33 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
+        self.unknown_users = unknown_users
         self.user_col = user_col
         self.item_col = item_col
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, *, users=None, items=None):
-        """Learn embeddings, the rating head and the retrieval head from ratings.
+    def fit(self, X, y=None, sample_weight=None, *, users=None, items=None):
+        """Learn embeddings, the rating head and the retrieval head from interactions.
 
         Parameters
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, n_columns)
-            One row per rating with the columns ``user_col`` and ``item_col``, or an array
-            whose column 0 holds user ids and column 1 item ids; other columns are ignored.
-            Ids may be ints (gaps and values above 2**31 are fine), strings or other labels,
-            one type per column; non-integer floats are used as exact labels.
-        y : array-like of shape (n_samples,)
-            The ratings, finite numbers on any scale.
+            One row per interaction (a rating, a click, a view) with the columns ``user_col``
+            and ``item_col``, or an array whose column 0 holds user ids and column 1 item ids;
+            other columns are ignored. Ids may be ints (gaps and values above 2**31 are fine),
+            strings or other labels, one type per column; non-integer floats are used as exact
+            labels.
+        y : array-like of shape (n_samples,) or None, default=None
+            The ratings, numbers on any scale. NaN (or ``None``, ``pd.NA``) marks an
+            interaction without a rating: it trains retrieval and the SVD++ history, not the
+            rating loss, whose mean runs over the rated rows only. ``None`` (or all NaN)
+            trains an implicit-feedback model, which recommends but does not predict ratings.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each row in both losses (e.g. a confidence); each loss is the weighted
+            mean over its rows. Non-negative and finite; None weighs every row 1. Routed by
+            scikit-learn's metadata routing (``set_fit_request(sample_weight=True)``).
         users : pandas.DataFrame, default=None
             Side information keyed by ``user_col`` (e.g. ``fetch_movielens().users``). It is
             validated (column present, ids unique); the model does not use its features yet.
@@ -312,33 +328,76 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         check_params(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
         ratings = check_ratings(y, len(user_ids))
-        item_frame = self._check_side_frames(users, items)
+        weights = check_sample_weight(sample_weight, len(user_ids))
+        item_frame = self._check_side_frames(users, items, item_ids)
+        self._check_devices()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        data = self._training_set(user_ids, item_ids, ratings, seed)
+        data = self._training_set(user_ids, item_ids, ratings, weights, seed)
         model = self._build_model(data, seed)
         history = self._train(model, data, seed)
         # Fitted state is only set once training succeeded: an interrupted fit leaves the
         # estimator as it was.
         self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(item_frame, data))
-        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
+        self._record_features(X)
         return self
+
+    def _record_features(self, X):
+        """``n_features_in_`` and, for a frame with str column names, ``feature_names_in_``."""
+        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
+        names = getattr(X, "columns", None)
+        if names is not None and all(isinstance(name, str) for name in names):
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _read_ids(self, X):
+        """The user and item ids of ``X``: by name from a frame, by position from an array.
+
+        Fitted on a frame and given an array, the array's columns are read at the positions the
+        user and item columns had in that frame, with scikit-learn's warning.
+        """
+        positions = (0, 1)
+        if not isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
+            warnings.warn(
+                f"X does not have valid feature names, but {type(self).__name__} was fitted with feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+            names = list(self.feature_names_in_)
+            positions = (names.index(self.user_col), names.index(self.item_col))
+        return check_interactions(X, self.user_col, self.item_col, positions=positions)
 
     def _warm(self):
         """Whether this fit continues the fitted model (``warm_start``)."""
         return self.warm_start and self.__sklearn_is_fitted__()
 
-    def _check_side_frames(self, users, items):
+    def _check_side_frames(self, users, items, item_ids):
         """Validate the side frames; return ``items`` indexed by item id, or None."""
         if users is not None:
             check_side_frame(users, self.user_col, name="users")
-        return None if items is None else check_side_frame(items, self.item_col, name="items")
+        if items is None:
+            return None
+        frame = check_side_frame(items, self.item_col, name="items")
+        _warn_if_sliced(frame, item_ids)
+        return frame
 
-    def _training_set(self, user_ids, item_ids, ratings, seed):
-        """Step 1: encode the ratings (extending the fitted vocabularies when warm)."""
+    def _check_devices(self):
+        """Under a data-parallel distribution, every batch must split evenly over the devices."""
+        devices = data_parallel_devices()
+        if int(self.batch_size) % devices:
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot be split evenly over the {devices} devices of the "
+                f"active keras.distribution: set batch_size to a multiple of {devices}, e.g. "
+                f"{int(self.batch_size) // devices * devices or devices}."
+            )
+
+    def _training_set(self, user_ids, item_ids, ratings, weights, seed):
+        """Step 1: encode the interactions (extending the fitted vocabularies when warm)."""
         return build_training_set(
             user_ids,
             item_ids,
             ratings,
+            weights,
             previous=self._interactions_ if self._warm() else None,
             validation_fraction=self.validation_fraction if self.early_stopping else None,
             seed=seed,
@@ -383,16 +442,17 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         options = TrainingOptions(
             optimizer=self.optimizer,
             optimizer_params=self.optimizer_params,
-            learning_rate=self.learning_rate,
+            learning_rate=float(self.learning_rate),
             lr_schedule=self.lr_schedule,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            early_stopping=self.early_stopping,
-            n_iter_no_change=self.n_iter_no_change,
-            rating_blend=self.rating_blend,
-            verbose=self.verbose,
-            max_history=self.max_history,
-            n_negatives=self.n_negatives,
+            batch_size=int(self.batch_size),
+            epochs=int(self.epochs),
+            early_stopping=bool(self.early_stopping),
+            n_iter_no_change=int(self.n_iter_no_change),
+            rating_blend=float(self.rating_blend),
+            verbose=int(self.verbose),
+            max_history=int(self.max_history),
+            n_negatives=int(self.n_negatives),
+            devices=data_parallel_devices(),
         )
         return train(model, data, options, seed)
 
@@ -400,7 +460,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """This fit's history, appended to the earlier fits' when warm."""
         if not self._warm():
             return history
-        return {name: self.history_.get(name, []) + values for name, values in history.items()}
+        names = list(self.history_) + [name for name in history if name not in self.history_]
+        return {name: self.history_.get(name, []) + history.get(name, []) for name in names}
 
     def _item_info(self, item_frame, data):
         """The ``items`` frame restricted to the catalogue (the fitted one when warm and absent)."""
@@ -455,6 +516,19 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             item_info=self.item_info_,
         )
 
+    def __getstate__(self):
+        """Pickle the Keras model as its configuration and weights (see :func:`skrec._model.model_state`)."""
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
+        if "model_" in state:
+            state["model_"] = ("skrec-model-state", *model_state(state["model_"]))
+        return state
+
+    def __setstate__(self, state):
+        model = state.get("model_")
+        if isinstance(model, tuple) and model and model[0] == "skrec-model-state":
+            state = dict(state, model_=model_from_state(*model[1:]))
+        super().__setstate__(state)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
@@ -480,9 +554,21 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ratings : ndarray of shape (n_samples,)
             Predicted ratings, clipped to ``rating_range_``. Pairs with an unknown user or
             item get the cold-start fallback described in the class Notes.
+
+        Raises
+        ------
+        ValueError
+            If the model was fitted without any rating (implicit feedback): it has no rating
+            scale to predict on.
         """
         check_is_fitted(self)
-        user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
+        if not self._interactions_.has_ratings:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted without ratings (y was None or all NaN): it "
+                f"recommends items (recommend, score) but has no rating scale to predict. Fit it "
+                f"with ratings in y to use predict()."
+            )
+        user_ids, item_ids = self._read_ids(X)
         return self._predict_codes(*self._interactions_.encode(user_ids, item_ids))
 
     def _predict_codes(self, u, i):
@@ -506,62 +592,127 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ColdStartWarning,
             stacklevel=4,
         )
-        return self._interactions_.cold_start_ratings(u, i)
+        return self._interactions_.means.predict(u, i)
 
     # ------------------------------------------------------------ recommend
-    def recommend(self, user_ids, k=10, *, exclude_seen=True):
+    def recommend(self, user_ids, k=10, *, exclude_seen=True, history=None, candidates=None, exclude_items=None):
         """Return the top-``k`` items of each user, best first.
 
         Parameters
         ----------
-        user_ids : scalar or array-like
-            Ids of users seen in ``fit``. Repeated ids are answered once.
+        user_ids : scalar or iterable
+            One user id or any iterable of them (list, array, Series, set, generator, ...).
+            Repeated ids are answered once. Users not seen in ``fit`` are folded in from
+            ``history`` if it has rows for them, else get the most popular items (see
+            ``unknown_users``).
         k : int, default=10
             Items per user, ``1 <= k <= len(items_)``.
         exclude_seen : bool, default=True
-            Leave out the items each user rated in ``fit``. A user with fewer than ``k`` unseen
-            items gets all of them (fewer than ``k`` rows).
+            Leave out the items each user interacted with in ``fit`` (or, for a folded-in
+            user, in ``history``). A user with fewer than ``k`` items left gets all of them.
+        history : pandas.DataFrame or None, default=None
+            Interactions of users not seen in ``fit``, with the columns ``user_col`` and
+            ``item_col`` and an optional ``"rating"`` column (NaN for none). Their vectors are
+            computed without refitting (fold-in: the SVD++ term of the history, refined by the
+            rated items with the item side fixed; see the user guide). Items unknown to the
+            model are ignored. Users seen in ``fit`` may not appear: pass their recent
+            interactions as ``exclude_items`` instead.
+        candidates : list-like or None, default=None
+            Item ids that may be recommended (e.g. those in stock); ids unknown to the model
+            are ignored. None allows the whole catalogue.
+        exclude_items : list-like, pandas.DataFrame or None, default=None
+            Items never to recommend: a list-like of item ids for every user, or a frame of
+            (``user_col``, ``item_col``) pairs for some users (e.g. items already shown).
 
         Returns
         -------
         recommendations : pandas.DataFrame
-            One row per (user, recommended item), sorted by user then rank, with the columns
-            ``user_col``, ``"rank"`` (1 = best), ``item_col``, ``"score"`` (the retrieval
-            score: higher is better) and the columns of ``item_info_`` if ``items`` was given
-            to ``fit``.
+            One row per (user, recommended item), user by user (the users seen in ``fit`` in
+            the order of ``users_``, then new users by id), best first, with the columns
+            ``user_col``, ``"rank"`` (1 = best), ``item_col``, ``"score"`` and the columns of
+            ``item_info_`` if ``items`` was given to ``fit``. ``score`` (higher is better) is
+            the retrieval score plus ``rating_blend`` times the predicted rating on the
+            ``[0, 1]`` scale, without the user's rating bias (it cannot change a user's
+            ranking); for users who get the popular items, the number of users who interacted
+            with the item in ``fit``.
 
         Raises
         ------
         ValueError
-            If a user is unknown, or ``k`` is below 1 or above the catalogue size.
+            If ``k`` is below 1 or above the catalogue size, if ``history`` holds users seen
+            in ``fit``, or, with ``unknown_users="error"``, if a user is unknown and has no
+            history.
+
+        Warns
+        -----
+        ColdStartWarning
+            When some users get the most popular items, with their count.
         """
         check_is_fitted(self)
         k = check_k(k, len(self.items_))
-        codes = np.unique(self._known_user_codes(user_ids))  # sorted, as `users_` is
-        seen = self._interactions_.seen
-        rows, ranks, items, scores = top_k(self.model_, codes, k, seen if exclude_seen else None, self.rating_blend, seen)
-        return self._recommendation_frame(rows, ranks, items, scores)
-
-    def _known_user_codes(self, user_ids):
-        """Embedding rows of the requested users; ``ValueError`` naming unknown ones."""
-        requested = pd.Series([user_ids] if np.ndim(user_ids) == 0 else list(user_ids))
-        if len(requested) == 0:
+        requested = pd.Index(pd.unique(pd.Series(_id_list(user_ids, "user_ids"))))
+        if not len(requested):
             raise ValueError("`user_ids` is empty: give at least one user id.")
-        codes = self._interactions_.users.transform(requested)
-        unknown = pd.unique(requested[codes < 0])
-        if len(unknown):
-            shown = ", ".join(repr(x) for x in pd.Index(unknown[:5]).tolist())
-            raise ValueError(
-                f"{len(unknown)} user id(s) not seen in fit: {shown}"
-                f"{', ...' if len(unknown) > 5 else ''}. recommend() only serves users in `users_`."
-            )
-        return codes
+        request = build_request(
+            self.model_,
+            self._interactions_,
+            requested,
+            exclude_seen=exclude_seen,
+            history=self._checked_history(history),
+            candidates=None if candidates is None else check_item_list(candidates, name="candidates"),
+            exclude=check_exclusions(exclude_items, self.user_col, self.item_col),
+            lam=self._ridge_weight(),
+        )
+        self._check_unknown_users(request)
+        rows, ranks, items, scores = answer(self.model_, self._interactions_, request, k, self._rating_blend())
+        return self._recommendation_frame(request.user_ids[rows], ranks, items, scores)
 
-    def _recommendation_frame(self, rows, ranks, items, scores):
+    def _checked_history(self, history):
+        """The validated ``history`` (ids, items, scaled ratings); ValueError for known users."""
+        if history is None:
+            return None
+        users, items, ratings = check_history(history, self.user_col, self.item_col)
+        known = pd.unique(users[self._interactions_.users.transform(users) >= 0])
+        if len(known):
+            raise ValueError(
+                f"`history` holds {len(known)} user(s) seen in fit (e.g. {known[0]!r}): it is for new users. "
+                f"To keep items from a known user, pass them as `exclude_items`."
+            )
+        if self._interactions_.has_ratings:
+            ratings = (ratings - self.rating_range_[0]) / self._interactions_.span
+        return users, items, ratings if self._interactions_.has_ratings else np.full(len(users), np.nan)
+
+    def _ridge_weight(self):
+        """The fold-in's ridge weight per rated item: ``l2 / ranking_weight``."""
+        return float(self.l2) / float(self.ranking_weight) if self.ranking_weight else np.inf
+
+    def _rating_blend(self):
+        """``rating_blend``, or 0 for a model fitted without ratings (its rating head is untrained)."""
+        return float(self.rating_blend) if self._interactions_.has_ratings else 0.0
+
+    def _check_unknown_users(self, request):
+        """Warn about, or refuse (``unknown_users="error"``), users who get the popular items."""
+        unknown = request.user_ids[request.n_scored :]
+        if not len(unknown):
+            return
+        if self.unknown_users == "error":
+            shown = ", ".join(repr(x) for x in unknown[:5].tolist())
+            raise ValueError(
+                f"{len(unknown)} user id(s) not seen in fit and without history: {shown}"
+                f"{', ...' if len(unknown) > 5 else ''}. Pass their interactions as `history`, or set "
+                f"unknown_users='popular' to give them the most popular items."
+            )
+        warnings.warn(
+            f"{len(unknown)} user(s) were not seen in fit and have no history: they get the most popular items.",
+            ColdStartWarning,
+            stacklevel=3,
+        )
+
+    def _recommendation_frame(self, users, ranks, items, scores):
         """The long output frame of :meth:`recommend` from encoded top-k rows."""
         out = pd.DataFrame(
             {
-                self.user_col: self._interactions_.users.inverse_transform(rows),
+                self.user_col: np.asarray(users),
                 "rank": ranks,
                 self.item_col: self._interactions_.items.inverse_transform(items),
                 "score": scores,
@@ -572,43 +723,95 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             out = pd.concat([out, info], axis=1)
         return out
 
+    def similar_items(self, item_ids, k=10):
+        """Return the ``k`` items most similar to each of ``item_ids``, by the model's item vectors.
+
+        Similarity is the cosine of the items' retrieval vectors (the vectors the retrieval
+        score takes with a user's query). An item is never similar to itself.
+
+        Parameters
+        ----------
+        item_ids : scalar or iterable
+            Ids of items seen in ``fit``; repeated ids are answered once.
+        k : int, default=10
+            Similar items per item, ``1 <= k < len(items_)``.
+
+        Returns
+        -------
+        similar : pandas.DataFrame
+            One row per (item, similar item), item by item in the order of ``items_``, best
+            first, with the columns ``item_col``, ``"rank"``, ``"similar_" + item_col`` and
+            ``"score"`` (the cosine, in ``[-1, 1]``).
+
+        Raises
+        ------
+        ValueError
+            If an item is unknown, or ``k`` is out of range.
+        """
+        check_is_fitted(self)
+        k = check_k(k, len(self.items_) - 1)
+        requested = pd.Series(_id_list(item_ids, "item_ids"))
+        codes = self._interactions_.items.transform(requested)
+        if (codes < 0).any():
+            unknown = pd.unique(requested[codes < 0])
+            raise ValueError(f"{len(unknown)} item id(s) not seen in fit: {', '.join(repr(x) for x in unknown[:5].tolist())}.")
+        codes = np.unique(codes)
+        rows, ranks, items, scores = similar_items(self.model_, codes, k)
+        inverse = self._interactions_.items.inverse_transform
+        return pd.DataFrame(
+            {self.item_col: inverse(rows), "rank": ranks, f"similar_{self.item_col}": inverse(items), "score": scores}
+        )
+
     # ---------------------------------------------------------------- score
-    def score(self, X, y):
-        """Multi-task score on held-out ratings: the mean of a retrieval and a rating term.
+    def score(self, X, y=None, sample_weight=None):
+        """Multi-task score on held-out interactions: the mean of a retrieval and a rating term.
 
         ``score = 0.5 * NDCG@10 + 0.5 * (1 - RMSE / (high - low))`` where
 
         * NDCG@10 grades the :meth:`recommend` lists (seen items excluded) of the users in
-          ``X`` with gains ``(rating - low) / (high - low)`` of their held-out ratings (users
+          ``X`` with gains ``(rating - low) / (high - low)`` of their held-out ratings, or 1
+          for a held-out interaction without a rating, times its ``sample_weight`` (users
           unknown to the model are left out);
-        * RMSE is that of :meth:`predict` on ``X`` (cold-start pairs included);
+        * RMSE is that of :meth:`predict` on the rows of ``X`` with a rating (cold-start pairs
+          included), weighted by ``sample_weight``;
         * ``low, high = rating_range_``.
 
-        Both terms lie in ``[0, 1]`` for ratings inside ``rating_range_``; higher is better. A
-        model that neglects either task scores low, so ``GridSearchCV`` with the default
-        scorer tunes the loss weights meaningfully. Use :func:`skrec.metrics.make_ranking_scorer`
-        or ``"neg_root_mean_squared_error"`` to select on one task only.
+        For a model fitted without ratings, or held-out interactions without any, the score
+        is the NDCG@10 alone. Both terms lie in ``[0, 1]`` for ratings inside
+        ``rating_range_``; higher is better. A model that neglects either task scores low, so
+        ``GridSearchCV`` with the default scorer tunes the loss weights meaningfully. Use
+        :func:`skrec.metrics.make_ranking_scorer` or ``"neg_root_mean_squared_error"`` to
+        select on one task only.
 
         Parameters
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, 2)
             Held-out (user, item) pairs.
-        y : array-like of shape (n_samples,)
-            Their ratings.
+        y : array-like of shape (n_samples,) or None, default=None
+            Their ratings; NaN or None for interactions without one.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each held-out row.
 
         Returns
         -------
         score : float
         """
         check_is_fitted(self)
-        user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
+        user_ids, item_ids = self._read_ids(X)
         ratings = check_ratings(y, len(user_ids))
+        weights = check_sample_weight(sample_weight, len(user_ids))
         u, i = self._interactions_.encode(user_ids, item_ids)
-        span = self._interactions_.span
-        rmse = float(np.sqrt(np.mean((self._predict_codes(u, i) - ratings) ** 2)))
-        gains = (ratings - self.rating_range_[0]) / span
-        truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": gains})
-        return multitask_score(self._graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)]), rmse / span)
+        rated = ~np.isnan(ratings) & (weights > 0)
+        gains = np.ones(len(u)) if not self._interactions_.has_ratings else np.where(
+            np.isnan(ratings), 1.0, (ratings - self.rating_range_[0]) / self._interactions_.span
+        )
+        truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": gains * weights})
+        ndcg = self._graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)])
+        if not (self._interactions_.has_ratings and rated.any()):
+            return ndcg
+        predicted = self._predict_codes(u[rated], i[rated])
+        rmse = float(np.sqrt(np.average((predicted - ratings[rated]) ** 2, weights=weights[rated])))
+        return multitask_score(ndcg, rmse / self._interactions_.span)
 
     def _graded_ndcg(self, truth):
         """NDCG@10 of the :meth:`recommend` lists of ``truth``'s users, graded by its gains."""
@@ -616,6 +819,43 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             return 0.0
         recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
         return metrics.ndcg_at_k(truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain")
+
+
+def _id_list(ids, name):
+    """One id (a str, a number, any non-iterable label) or any iterable of ids, as a list.
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` is a DataFrame or an array of more than one dimension.
+    """
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, collections.abc.Iterable):
+        return [ids]
+    if isinstance(ids, np.ndarray) and ids.ndim == 0:
+        return [ids.item()]
+    if isinstance(ids, pd.DataFrame) or (isinstance(ids, np.ndarray) and ids.ndim > 1):
+        raise TypeError(
+            f"`{name}` must be one id or an iterable of ids (list, array, Series, set, generator, ...); "
+            f"got a {type(ids).__name__} of shape {np.shape(ids)}: pass one of its columns."
+        )
+    return list(ids)
+
+
+def _warn_if_sliced(frame, item_ids):
+    """Warn when an ``items`` frame looks cut per fold by a scikit-learn search.
+
+    Searches and ``cross_validate`` slice every fit parameter as long as ``X``, as if it were a
+    per-row column: an ``items`` frame that happens to have ``len(X)`` rows then loses rows.
+    """
+    missing = pd.Index(pd.unique(item_ids)).difference(frame.index)
+    if len(frame) == len(item_ids) and len(missing):
+        warnings.warn(
+            f"`items` has as many rows as X ({len(frame)}) and lacks {len(missing)} of X's items: a "
+            f"scikit-learn search or cross_validate may have sliced it like a per-row column of X. "
+            f"Items it lacks have no side information; see the user guide on side frames in searches.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def load(path):

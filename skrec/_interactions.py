@@ -29,6 +29,60 @@ GROUP_SIZE = 8
 
 
 @dataclass
+class RatingMeans:
+    """Weighted sums and counts of the training ratings: overall, per user and per item.
+
+    They give the cold-start predictions (:meth:`predict`) and add up exactly over warm-started
+    fits (:meth:`merged`). Rows without a rating count nowhere.
+    """
+
+    total: float
+    count: float
+    user_sum: np.ndarray
+    user_count: np.ndarray
+    item_sum: np.ndarray
+    item_count: np.ndarray
+
+    @classmethod
+    def of(cls, u, i, ratings, weights, n_users, n_items):
+        """The sums of the rated rows among ``(u, i, ratings, weights)``."""
+        rated = ~np.isnan(ratings)
+        u, i, r, w = u[rated], i[rated], ratings[rated], weights[rated]
+        return cls(
+            float((r * w).sum()), float(w.sum()),
+            np.bincount(u, r * w, n_users), np.bincount(u, w, n_users),
+            np.bincount(i, r * w, n_items), np.bincount(i, w, n_items),
+        )  # fmt: skip
+
+    def merged(self, other):
+        """The sums of both (``other``'s tables may have more rows: ids new in a warm fit)."""
+        add = lambda a, b: _pad(a, len(b)) + b  # noqa: E731
+        return RatingMeans(
+            self.total + other.total, self.count + other.count,
+            add(self.user_sum, other.user_sum), add(self.user_count, other.user_count),
+            add(self.item_sum, other.item_sum), add(self.item_count, other.item_count),
+        )  # fmt: skip
+
+    def predict(self, u, i):
+        """The mean rating of the user if known and rated, else of the item, else overall.
+
+        ``u`` and ``i`` are codes, ``-1`` for ids unknown to the model.
+        """
+        user = _mean_of(self.user_sum, self.user_count, u)
+        item = _mean_of(self.item_sum, self.item_count, i)
+        overall = self.total / self.count if self.count else np.nan
+        return np.where(~np.isnan(user), user, np.where(~np.isnan(item), item, overall))
+
+
+def _mean_of(sums, counts, codes):
+    """``sums / counts`` at ``codes``, NaN where a code is -1 or its count is 0."""
+    known = codes >= 0
+    count = np.where(known, counts[np.maximum(codes, 0)], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, sums[np.maximum(codes, 0)] / count, np.nan)
+
+
+@dataclass
 class Interactions:
     """What a fitted estimator knows about the interactions it was trained on.
 
@@ -36,20 +90,25 @@ class Interactions:
     ----------
     users, items : IdEncoder
         Raw ids <-> embedding rows.
-    rating_range : tuple of float
+    rating_range : tuple of float or None
         ``(low, high)``: ratings are scaled to ``[0, 1]`` with it and predictions clipped to it.
+        None when no fit had a rating (implicit feedback only).
     seen : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
-        The pairs rated in any fit.
-    fallback : tuple
-        ``(global mean, per-user means, per-item means)`` of the training ratings, on the
-        scale of ``y``: the cold-start predictions.
+        The pairs interacted with (rated or not) in any fit: excluded from recommendations and
+        the history of the SVD++ term.
+    means : RatingMeans
+        The training ratings' sums, for the cold-start predictions.
     """
 
     users: IdEncoder
     items: IdEncoder
     rating_range: tuple
     seen: sp.csr_matrix
-    fallback: tuple
+    means: RatingMeans
+
+    @property
+    def has_ratings(self):
+        return self.rating_range is not None
 
     @property
     def span(self):
@@ -61,25 +120,9 @@ class Interactions:
         """Embedding rows of raw ids, ``-1`` where an id is unknown."""
         return self.users.transform(user_ids), self.items.transform(item_ids)
 
-    def cold_start_ratings(self, u, i):
-        """The fallback rating of pairs with an unknown user or item (``-1`` codes)."""
-        global_mean, user_mean, item_mean = self.fallback
-        return np.where(u >= 0, user_mean[np.maximum(u, 0)], np.where(i >= 0, item_mean[np.maximum(i, 0)], global_mean))
-
-    def rating_sums(self, n_users, n_items):
-        """``(sum, count)`` of the ratings behind the fallback means, recovered from the means.
-
-        Per-user and per-item arrays are padded with zeros to ``n_users`` and ``n_items`` (ids
-        new in a warm-started fit, which adds its ratings to these so the means cover both).
-        """
-        global_mean, user_mean, item_mean = self.fallback
-        user_count = np.diff(self.seen.indptr)
-        item_count = np.bincount(self.seen.indices, minlength=self.seen.shape[1])
-        return (
-            (global_mean * self.seen.nnz, self.seen.nnz),
-            (_pad(user_mean * user_count, n_users), _pad(user_count, n_users)),
-            (_pad(item_mean * item_count, n_items), _pad(item_count, n_items)),
-        )
+    def popularity(self):
+        """Number of users who interacted with each item."""
+        return np.bincount(self.seen.indices, minlength=self.seen.shape[1])
 
     def seen_pairs(self):
         """The (user, item) code pairs of :attr:`seen`, in row order."""
@@ -88,16 +131,19 @@ class Interactions:
 
 @dataclass
 class TrainingSet:
-    """The encoded ratings of one ``fit`` and the :class:`Interactions` they lead to.
+    """The encoded interactions of one ``fit`` and the :class:`Interactions` they lead to.
 
     Attributes
     ----------
     interactions : Interactions
         The state of the estimator once this fit succeeds (warm start: merged with before).
     users, items : ndarray of int64, shape (n_samples,)
-        Embedding rows of each rating.
+        Embedding rows of each interaction.
     scaled : ndarray of float64, shape (n_samples,)
-        The ratings scaled to ``[0, 1]`` by :attr:`Interactions.rating_range`.
+        The ratings scaled to ``[0, 1]`` by :attr:`Interactions.rating_range`; NaN for
+        interactions without a rating.
+    weights : ndarray of float64, shape (n_samples,)
+        Each row's weight in both losses (``sample_weight``).
     train, held_out : ndarray of int
         Row indices trained on and held out for early stopping (empty without it).
     history : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
@@ -109,6 +155,7 @@ class TrainingSet:
     users: np.ndarray
     items: np.ndarray
     scaled: np.ndarray
+    weights: np.ndarray
     train: np.ndarray
     held_out: np.ndarray
     history: sp.csr_matrix
@@ -122,15 +169,17 @@ class TrainingSet:
         return len(self.interactions.items)
 
     def rating_mean(self):
-        """Mean scaled rating of the training rows: the initial global mean of the model."""
-        return float(self.scaled[self.train].mean())
+        """Weighted mean scaled rating of the rated training rows (0.5 without any)."""
+        rows = self.train[~np.isnan(self.scaled[self.train])]
+        weights = self.weights[rows]
+        return float(np.average(self.scaled[rows], weights=weights)) if weights.sum() else 0.5
 
     def item_probability(self):
         """Share of the training rows that hold each item: the in-batch sampling probability."""
         counts = np.bincount(self.items[self.train], minlength=self.n_items)
         return counts / max(len(self.train), 1)
 
-    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None):
+    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None, multiple=1):
         """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
@@ -144,37 +193,41 @@ class TrainingSet:
             self.scaled[rows].astype("float32"),
             batch_size,
             seed,
+            weights=self.weights[rows].astype("float32"),
             history=self.history if history else None,
             max_history=max_history,
             group_size=GROUP_SIZE if history else 1,
             negatives=negatives,
             prepare=prepare,
+            multiple=multiple,
         )
 
     def held_out_data(self):
-        """``(users, items, scaled ratings, seen)`` for the early-stopping score.
+        """``(users, items, scaled ratings, weights, seen)`` for the early-stopping score.
 
         ``seen`` holds the training rows only, so held-out items can be recommended.
         """
         rows = self.held_out
         seen = seen_matrix(self.users[self.train], self.items[self.train], self.n_users, self.n_items)
-        return self.users[rows], self.items[rows], self.scaled[rows], seen
+        return self.users[rows], self.items[rows], self.scaled[rows], self.weights[rows], seen
 
 
-def build_training_set(user_ids, item_ids, ratings, *, previous=None, validation_fraction=None, seed=0):
-    """Encode one fit's ratings and merge them with ``previous`` (warm start) if given.
+def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, validation_fraction=None, seed=0):
+    """Encode one fit's interactions and merge them with ``previous`` (warm start) if given.
 
     Parameters
     ----------
     user_ids, item_ids : pandas.Series of shape (n_samples,)
         Validated raw ids.
     ratings : ndarray of float64, shape (n_samples,)
-        Validated ratings on the caller's scale.
+        Validated ratings on the caller's scale, NaN for interactions without a rating.
+    weights : ndarray of float64, shape (n_samples,)
+        Validated ``sample_weight``.
     previous : Interactions or None
         The fitted state to extend (warm start): known ids keep their rows, new ones are
         appended, the rating range is kept, and seen pairs and means cover both fits.
     validation_fraction : float or None
-        Share of the ratings to hold out for early stopping; None holds out nothing.
+        Share of the rows to hold out for early stopping; None holds out nothing.
     seed : int
         Seeds the early-stopping split.
 
@@ -184,31 +237,40 @@ def build_training_set(user_ids, item_ids, ratings, *, previous=None, validation
     """
     if previous is None:
         user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
-        rating_range = (float(ratings.min()), float(ratings.max()))
+        rating_range = _rating_range(ratings)
     else:
         user_encoder, item_encoder = previous.users.extended(user_ids), previous.items.extended(item_ids)
-        rating_range = previous.rating_range
+        rating_range = previous.rating_range or _rating_range(ratings)
     u, i = user_encoder.transform(user_ids), item_encoder.transform(item_ids)
-    low, high = rating_range
-    scaled = (ratings - low) / ((high - low) or 1.0)
+    scaled = np.full(len(u), np.nan) if rating_range is None else (ratings - rating_range[0]) / ((rating_range[1] - rating_range[0]) or 1.0)
     train, held_out = np.arange(len(u)), np.arange(0)
     if validation_fraction is not None:
         train, held_out = validation_split(len(u), validation_fraction, seed)
     n_users, n_items = len(user_encoder), len(item_encoder)
-    prior, old_u, old_i = None, np.arange(0), np.arange(0)
+    means = RatingMeans.of(u, i, ratings, weights, n_users, n_items)
+    old_u, old_i = np.arange(0), np.arange(0)
     if previous is not None:
         old_u, old_i = previous.seen_pairs()
-        prior = previous.rating_sums(n_users, n_items)
-    all_u, all_i = np.concatenate([old_u, u]), np.concatenate([old_i, i])
+        means = previous.means.merged(means)
+    seen = seen_matrix(np.concatenate([old_u, u]), np.concatenate([old_i, i]), n_users, n_items)
     history = seen_matrix(np.concatenate([old_u, u[train]]), np.concatenate([old_i, i[train]]), n_users, n_items)
-    interactions = Interactions(
-        users=user_encoder,
-        items=item_encoder,
-        rating_range=rating_range,
-        seen=seen_matrix(all_u, all_i, n_users, n_items),
-        fallback=mean_ratings(u, i, ratings, n_users, n_items, prior),
-    )
-    return TrainingSet(interactions, u, i, scaled, train, held_out, history)
+    interactions = Interactions(user_encoder, item_encoder, rating_range, seen, means)
+    return TrainingSet(interactions, u, i, scaled, weights, train, held_out, history)
+
+
+def _rating_range(ratings):
+    """``(lowest, highest)`` rating, None without any; ``ValueError`` if their difference overflows."""
+    if np.isnan(ratings).all():
+        return None
+    low, high = float(np.nanmin(ratings)), float(np.nanmax(ratings))
+    with np.errstate(over="ignore"):
+        span = high - low
+    if not np.isfinite(span):
+        raise ValueError(
+            f"The ratings span from {low:g} to {high:g}: their difference is not a finite number, so "
+            f"they cannot be scaled to [0, 1]. Rescale y (e.g. divide it by a constant) before fit."
+        )
+    return low, high
 
 
 def validation_split(n, fraction, seed):
@@ -229,20 +291,6 @@ def seen_matrix(u, i, n_users, n_items):
     seen = sp.csr_matrix((np.ones(len(u), dtype=bool), (u, i)), shape=(n_users, n_items))
     seen.sum_duplicates()
     return seen
-
-
-def mean_ratings(u, i, ratings, n_users, n_items, prior=None):
-    """Global, per-user and per-item mean training ratings: the cold-start fallbacks.
-
-    ``prior`` holds the ``(sum, count)`` of ratings of earlier fits (warm start), or None.
-    """
-    (g_sum, g_count), (u_sum, u_count), (i_sum, i_count) = prior or ((0.0, 0), (0.0, 0), (0.0, 0))
-    user_sum = np.bincount(u, ratings, n_users) + u_sum
-    user_count = np.bincount(u, minlength=n_users) + u_count
-    item_sum = np.bincount(i, ratings, n_items) + i_sum
-    item_count = np.bincount(i, minlength=n_items) + i_count
-    global_mean = (ratings.sum() + g_sum) / (len(ratings) + g_count)
-    return float(global_mean), user_sum / np.maximum(user_count, 1), item_sum / np.maximum(item_count, 1)
 
 
 def _pad(values, n):
@@ -317,9 +365,11 @@ def grouped_order(users, group_size, rng):
 class RatingBatches(keras.utils.PyDataset):
     """Shuffled mini-batches of encoded ratings, reshuffled each epoch by a private generator.
 
-    All batches have ``batch_size`` rows (unless the data set is smaller): the last one is
-    completed with the epoch's first rows, which are then seen twice in that epoch. Each batch
-    is ``({"user", "item", ...}, scaled ratings)``. With a ``history`` matrix, the rows come
+    All batches have ``batch_size`` rows (unless the data set is smaller: its one batch is then
+    padded with zero-weight rows to a multiple of ``multiple``): the last one is completed with
+    the epoch's first rows, which are then seen twice in that epoch. Each batch is ``({"user",
+    "item", "rated", ...}, scaled ratings, weights)``; ``"rated"`` is 0 for interactions
+    without a rating (whose rating is given as 0). With a ``history`` matrix, the rows come
     in runs of up to ``group_size`` ratings of one user (:func:`grouped_order`) and the inputs
     also hold the SVD++ history of the batch's distinct users (:func:`history_lists`; each
     row's ``user_slot`` is its user's position among them), padded with zero weights to a
@@ -339,11 +389,25 @@ class RatingBatches(keras.utils.PyDataset):
     """
 
     def __init__(
-        self, users, items, ratings, batch_size, seed, *, history=None, max_history=None, group_size=1, negatives=None, prepare=None
+        self,
+        users,
+        items,
+        ratings,
+        batch_size,
+        seed,
+        *,
+        weights=None,
+        history=None,
+        max_history=None,
+        group_size=1,
+        negatives=None,
+        prepare=None,
+        multiple=1,
     ):
         super().__init__()
-        self._data = (users.astype("int32"), items.astype("int32"), ratings)
-        self._batch_size = batch_size
+        weights = np.ones(len(ratings), "float32") if weights is None else weights
+        self._data = (users.astype("int32"), items.astype("int32"), ratings, weights)
+        self._batch_size, self._multiple = batch_size, multiple
         self._seed, self._epoch, self._group_size = seed, 0, group_size
         self._rng = np.random.default_rng(seed)
         self._order = grouped_order(self._data[0], group_size, self._rng)
@@ -360,14 +424,30 @@ class RatingBatches(keras.utils.PyDataset):
             # Top the last batch up with the epoch's first rows (distinct from its own), so that
             # every step has one shape and the train step compiles once instead of twice.
             rows = np.concatenate([rows, self._order[: self._batch_size - len(rows)]])
-        users, items, ratings = (a[rows] for a in self._data)
-        inputs = {"user": users, "item": items}
+        users, items, ratings, weights = (a[rows] for a in self._data)
+        users, items, ratings, weights = self._padded(users, items, ratings, weights)
+        rated = ~np.isnan(ratings)
+        inputs = {"user": users, "item": items, "rated": rated.astype("float32")}
         rng = np.random.default_rng([self._seed, self._epoch, index])
         if self._history is not None:
             inputs.update(self._history_inputs(users, rng))
         if self._negatives is not None:
             inputs.update(self._negative_inputs(items, rng))
-        return (self._prepare(inputs) if self._prepare else inputs), ratings
+        inputs = self._prepare(inputs) if self._prepare else inputs
+        return inputs, np.where(rated, ratings, 0).astype("float32"), weights
+
+    def _padded(self, *columns):
+        """A batch smaller than ``batch_size`` (a small data set) padded to a multiple of ``multiple``.
+
+        Under a data-parallel distribution each device takes an equal share of the batch;
+        the padding repeats the first row with weight zero, so it carries no loss.
+        """
+        pad = -len(columns[0]) % self._multiple
+        if not pad:
+            return columns
+        users, items, ratings, weights = (np.concatenate([c, np.repeat(c[:1], pad)]) for c in columns)
+        weights[-pad:] = 0
+        return users, items, ratings, weights
 
     def history_budget(self, n_rows):
         """History entries per batch: ``2 * max_history / group_size`` per row, at least one."""

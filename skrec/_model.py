@@ -11,7 +11,7 @@ from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights"]
+__all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights", "model_state", "model_from_state"]
 
 # The embedding table of each id space, and the inputs holding such ids. A training step
 # touches only the rows its batch names: the row-sparse training step of `skrec._row_sparse`
@@ -317,27 +317,37 @@ class MultiTaskModel(keras.Model):
 
     # ------------------------------------------------------------------ loss
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        retrieval_loss = self._retrieval_loss(y_pred["retrieval_logits"], y_pred["positive"])
-        rating_loss = ops.mean(ops.square(y_pred["rating"] - ops.cast(y, y_pred["rating"].dtype)))
+        """The weighted sum of the two losses and the penalty, each a weighted mean over the batch.
+
+        Rows weigh ``sample_weight`` (1 without); the rating loss runs over the rows with a
+        rating only (``x["rated"]``, 1 without), the retrieval loss over all rows.
+        """
+        rating = y_pred["rating"]
+        weight = ops.ones_like(rating) if sample_weight is None else ops.cast(sample_weight, rating.dtype)
+        rated = weight * (ops.cast(x["rated"], rating.dtype) if "rated" in x else 1.0)
+        retrieval_loss = self._retrieval_loss(y_pred["retrieval_logits"], y_pred["positive"], weight)
+        rating_loss = _weighted_mean(ops.square(rating - ops.cast(y, rating.dtype)), rated)
         self.retrieval_loss_tracker.update_state(retrieval_loss)
         self.rating_loss_tracker.update_state(rating_loss)
         loss = self.retrieval_weight * retrieval_loss + self.ranking_weight * rating_loss
         if self.l2:
-            loss = loss + self.l2 * self._penalty(y_pred)
+            loss = loss + self.l2 * _weighted_mean(self._penalty(y_pred), weight)
         return loss
 
-    def _retrieval_loss(self, logits, positive):
-        """Softmax cross-entropy of each row's own item: summed (``in_batch``) or averaged."""
+    def _retrieval_loss(self, logits, positive, weight):
+        """Softmax cross-entropy of each row's own item: summed (``in_batch``) or averaged, weighted."""
         own = ops.take_along_axis(logits, ops.expand_dims(ops.cast(positive, "int32"), -1), axis=1)[:, 0]
         per_row = ops.logsumexp(logits, axis=-1) - own
-        return ops.sum(per_row) if self.retrieval_negatives == "in_batch" else ops.mean(per_row)
+        if self.retrieval_negatives == "in_batch":
+            return ops.sum(per_row * weight)
+        return _weighted_mean(per_row, weight)
 
     def _penalty(self, y_pred):
-        """Mean squared norm of the batch's user and item vectors (and biases)."""
+        """Squared norm of each row's user and item vectors (and biases)."""
         penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
         if self.rating_head == "dot":
             penalty = penalty + ops.square(y_pred["user_bias"]) + ops.square(y_pred["item_bias"])
-        return ops.mean(penalty)
+        return penalty
 
     def get_config(self):
         config = super().get_config()
@@ -356,6 +366,11 @@ class MultiTaskModel(keras.Model):
             seed=self.seed,
         )
         return config
+
+
+def _weighted_mean(values, weight):
+    """``sum(weight * values) / sum(weight)``, 0 when every weight is 0."""
+    return ops.sum(values * weight) / ops.maximum(ops.sum(weight), 1e-12)
 
 
 def _table(n_rows, dim, n_biases, initializer, name):
@@ -400,13 +415,36 @@ def check_same_architecture(old, new):
         )
 
 
+def model_state(model):
+    """``(config, weights)``: the model's ``get_config()`` and its weights as NumPy arrays.
+
+    With :func:`model_from_state` this is how skrec saves and pickles a model: plain JSON and
+    arrays, read without running code, and without Keras's file format (whose writer converts
+    variables with ``np.array``, which NumPy 2 deprecates for them).
+    """
+    return model.get_config(), [np.array(variable.value) for variable in model.weights]
+
+
+def model_from_state(config, weights):
+    """The model :func:`model_state` described."""
+    model = MultiTaskModel.from_config(config)
+    model.build()
+    if len(weights) != len(model.weights):
+        raise ValueError(f"the stored model has {len(weights)} weight arrays; its configuration makes {len(model.weights)}.")
+    for variable, value in zip(model.weights, weights):
+        if tuple(variable.shape) != tuple(np.shape(value)):
+            raise ValueError(f"the stored weight {variable.path} has shape {np.shape(value)}; the model expects {tuple(variable.shape)}.")
+        variable.assign(value)
+    return model
+
+
 def copy_weights(old, new):
     """Copy ``old``'s weights into ``new``, whose user and item tables may have more rows."""
     new.build()
     for target, source in zip(new.weights, old.weights):
-        value = ops.convert_to_numpy(source)
+        value = np.asarray(source.value)
         if tuple(target.shape) != value.shape:
-            grown = ops.convert_to_numpy(target).copy()
+            grown = np.array(target.value)
             grown[: value.shape[0]] = value
             value = grown
         target.assign(value)

@@ -2,19 +2,23 @@
 
 The file is a zip archive holding:
 
-* ``model.keras``: the Keras model as a Keras archive, loaded with ``safe_mode=True``;
 * ``metadata.json``: the format version, the skrec, Keras and backend versions that wrote it,
-  the estimator's parameters and its small fitted state (rating range, history);
-* ``arrays.npz``: the id vocabularies, the seen (user, item) pairs and the cold-start means,
-  read with ``allow_pickle=False``;
-* ``items.json``: the ``items`` side frame, if one was given to ``fit`` (pandas' table JSON).
+  the estimator's parameters, the Keras model's configuration (``get_config``), its small
+  fitted state (rating range, history) and the description of the ``items`` frame's columns;
+* ``arrays.npz``: the model's weights, the id vocabularies, the seen (user, item) pairs, the
+  rating sums behind the cold-start means and the ``items`` frame's columns
+  (:mod:`skrec._frames`), read with ``allow_pickle=False``.
 
-Unlike ``pickle``, nothing in it can run code on ``load``.
+Unlike ``pickle``, nothing in it can run code on ``load``. Writing is atomic: everything is
+checked and encoded before a byte is written, the file is written next to its destination
+under a temporary name and moved into place in one step, so a failed save leaves an existing
+file untouched.
 """
 
 import io
 import json
 import numbers
+import os
 import pathlib
 import tempfile
 import zipfile
@@ -26,19 +30,36 @@ import pandas as pd
 import scipy.sparse as sp
 
 from skrec._encoding import IdEncoder
-from skrec._interactions import Interactions
+from skrec._frames import decode_frame, encode_frame
+from skrec._interactions import Interactions, RatingMeans
+from skrec._model import model_from_state, model_state
 
 __all__ = ["SavedState", "save", "load"]
 
 FORMAT_VERSION = 2
-
 
 SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info"])
 SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
 
 
 def save(path, *, params, model, interactions, history, item_info):
-    """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`)."""
+    """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`).
+
+    Raises
+    ------
+    ValueError
+        If a parameter or a column of ``item_info`` cannot be stored; nothing is written then.
+    """
+    metadata, arrays = _contents(params, interactions, history, item_info)
+    config, weights = model_state(model)
+    metadata["model"] = _plain(config, "model configuration")
+    arrays.update({f"weights/{n}": value for n, value in enumerate(weights)})
+    members = {"metadata.json": json.dumps(metadata).encode(), "arrays.npz": _npz_bytes(arrays)}
+    _write_atomically(path, members)
+
+
+def _contents(params, interactions, history, item_info):
+    """The metadata and arrays of the file: everything is checked and encoded here."""
     from skrec import __version__
     from skrec._keras import keras
 
@@ -47,28 +68,44 @@ def save(path, *, params, model, interactions, history, item_info):
         "skrec_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
-        "params": _json_params(params),
-        "rating_range": list(interactions.rating_range),
-        "history": history,
-        "global_mean": interactions.fallback[0],
+        "params": {name: _plain(value, name) for name, value in _storable_params(params).items()},
+        "rating_range": None if interactions.rating_range is None else [float(v) for v in interactions.rating_range],
+        "history": {name: [float(v) for v in values] for name, values in history.items()},
+        "rating_total": [float(interactions.means.total), float(interactions.means.count)],
+        "items": None,
     }
     arrays = {
         "users": _id_array(interactions.users.index),
         "items": _id_array(interactions.items.index),
         "seen_indptr": interactions.seen.indptr,
         "seen_indices": interactions.seen.indices,
-        "user_mean": interactions.fallback[1],
-        "item_mean": interactions.fallback[2],
+        "user_sum": interactions.means.user_sum,
+        "user_count": interactions.means.user_count,
+        "item_sum": interactions.means.item_sum,
+        "item_count": interactions.means.item_count,
     }
-    model_bytes = _keras_archive_bytes(model)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("metadata.json", json.dumps(metadata))
-        archive.writestr("arrays.npz", buffer.getvalue())
-        archive.writestr("model.keras", model_bytes)
-        if item_info is not None:
-            archive.writestr("items.json", item_info.reset_index().to_json(orient="table", index=False))
+    if item_info is not None:
+        columns, item_arrays = encode_frame(item_info, "items")
+        metadata["items"] = columns
+        arrays.update({f"items/{key}": value for key, value in item_arrays.items()})
+    return metadata, arrays
+
+
+def _write_atomically(path, members):
+    """Write the zip archive of ``members`` to a temporary file beside ``path``, then move it there."""
+    path = pathlib.Path(os.fspath(path))
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def load(path):
@@ -80,30 +117,33 @@ def load(path):
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at ``path``.
     ValueError
         If the file is not a skrec model file, is truncated or corrupt, or was written by a
         version of skrec or Keras this one cannot read.
     """
     from skrec._keras import keras
 
+    if not os.path.isfile(path):
+        raise FileNotFoundError(2, f"No skrec model file at {os.fspath(path)!r}", os.fspath(path))
     try:
         with zipfile.ZipFile(path) as archive:
             metadata = json.loads(archive.read("metadata.json"))
             _check_versions(metadata, path, keras)
-            arrays = np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False)
-            model_bytes = archive.read("model.keras")
-            items_json = archive.read("items.json").decode() if "items.json" in archive.namelist() else None
+            arrays = dict(np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False))
     except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, zlib.error) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise  # a version mismatch, already explained
         raise ValueError(f"{path} is not a skrec model file, or it is truncated or corrupt ({exc}).") from None
 
     params = dict(metadata["params"], layer_sizes=tuple(metadata["params"]["layer_sizes"]))
-    model = _load_keras_archive(model_bytes, keras, path)
+    model = _model(metadata, arrays, path)
     interactions = _interactions(params, metadata, arrays)
     item_info = None
-    if items_json is not None:
-        item_info = pd.read_json(io.StringIO(items_json), orient="table").set_index(params["item_col"])
+    if metadata["items"] is not None:
+        item_arrays = {key[len("items/") :]: value for key, value in arrays.items() if key.startswith("items/")}
+        item_info = decode_frame(metadata["items"], item_arrays, interactions.items.index)
     return SavedState(params, model, interactions, metadata["history"], item_info)
 
 
@@ -114,8 +154,18 @@ def _interactions(params, metadata, arrays):
         (np.ones(len(arrays["seen_indices"]), dtype=bool), arrays["seen_indices"], arrays["seen_indptr"]),
         shape=(len(users), len(items)),
     )
-    fallback = (metadata["global_mean"], arrays["user_mean"], arrays["item_mean"])
-    return Interactions(users, items, tuple(metadata["rating_range"]), seen, fallback)
+    total, count = metadata["rating_total"]
+    means = RatingMeans(total, count, arrays["user_sum"], arrays["user_count"], arrays["item_sum"], arrays["item_count"])
+    rating_range = None if metadata["rating_range"] is None else tuple(metadata["rating_range"])
+    return Interactions(users, items, rating_range, seen, means)
+
+
+def _model(metadata, arrays, path):
+    weights = [arrays[f"weights/{n}"] for n in range(sum(key.startswith("weights/") for key in arrays))]
+    try:
+        return model_from_state(metadata["model"], weights)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path}: its model cannot be rebuilt ({type(exc).__name__}: {exc}).") from None
 
 
 def _check_versions(metadata, path, keras):
@@ -141,36 +191,41 @@ def _check_versions(metadata, path, keras):
         )
 
 
-def _keras_archive_bytes(model):
-    """The model as the bytes of a ``.keras`` archive, through Keras's public file API."""
-    from skrec._keras import keras
-
-    with tempfile.TemporaryDirectory() as folder:
-        file = pathlib.Path(folder) / "model.keras"
-        keras.saving.save_model(model, file)
-        return file.read_bytes()
-
-
-def _load_keras_archive(data, keras, path):
-    with tempfile.TemporaryDirectory() as folder:
-        file = pathlib.Path(folder) / "model.keras"
-        file.write_bytes(data)
-        try:
-            return keras.saving.load_model(file, safe_mode=True, compile=False)
-        except Exception as exc:  # Keras raises many types for a damaged archive
-            raise ValueError(f"{path}: its Keras model cannot be loaded ({type(exc).__name__}: {exc}).") from None
+def _npz_bytes(arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def _id_array(index):
-    """Ids as an array NumPy can store without pickle: ints stay ints, strings become str."""
+    """Ids as an array NumPy stores without pickle, of their own dtype: strings become ``str``."""
     values = index.to_numpy()
     return values.astype(str) if values.dtype == object else values
 
 
-def _json_params(params):
-    """Parameters as JSON values; a RandomState instance (not storable) is saved as None."""
-    out = dict(params, layer_sizes=[int(size) for size in params["layer_sizes"]])
+def _storable_params(params):
+    """Parameters to store; a RandomState instance (not storable) is saved as None."""
+    out = dict(params, layer_sizes=list(params["layer_sizes"]))
     if not (out["random_state"] is None or isinstance(out["random_state"], numbers.Integral)):
         out["random_state"] = None
     return out
 
+
+def _plain(value, name):
+    """``value`` as plain JSON data (NumPy scalars become Python numbers), or ``ValueError``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, name) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, f"{name}[{k!r}]") for k, v in value.items()}
+    raise ValueError(
+        f"The parameter {name}={value!r} ({type(value).__name__}) cannot be stored in a skrec model "
+        f"file, which holds numbers, strings, booleans, lists and dicts only; nothing was written."
+    )

@@ -7,13 +7,14 @@ compiles its kernels for a few shapes, not for every request size.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from skrec._interactions import history_lists
 from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["ExcludingRetrieval", "top_k", "predict_scaled", "user_vectors", "pad_to_bucket"]
+__all__ = ["ExcludingRetrieval", "top_k", "top_k_users", "predict_scaled", "user_vectors", "pad_to_bucket"]
 
 # Users scored per call of the retrieval layer, and pairs per call of the model in `predict`.
 USER_CHUNK = 1024
@@ -49,42 +50,100 @@ class ExcludingRetrieval(keras_rs.layers.BruteForceRetrieval):
         return (top_scores, top_ids) if self.return_scores else top_ids
 
 
-def top_k(model, codes, k, seen, rating_blend, history=None):
-    """Top-``k`` (user code, rank, item code, score) rows of sorted user ``codes``.
+def top_k_users(model, codes, k, seen, rating_blend, history=None):
+    """Top-``k`` (user code, rank, item code, score) rows of the users ``codes``.
 
     ``seen`` is the (users x items) CSR matrix of items to leave out, or None; ``history`` the
-    CSR matrix of the SVD++ history when the model has the term. Users are scored in chunks
-    of at most ``SCORE_BUDGET`` scores, so memory does not grow with their number; each
-    chunk's seen items are passed to the retrieval layer as a sparse list of (row, item) pairs
-    and masked there. Users with fewer than ``k`` unseen items get fewer rows.
+    CSR matrix of the SVD++ history when the model has the term.
     """
-    retrieval = ExcludingRetrieval(candidate_embeddings=model.candidate_embeddings(rating_blend), k=k)
-    size = 1 << (max(1, min(USER_CHUNK, SCORE_BUDGET // model.n_items)).bit_length() - 1)  # a power of two
-    parts = [
-        _top_k_chunk(model, retrieval, codes[start : start + size], seen, rating_blend, history)
-        for start in range(0, len(codes), size)
-    ]
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    excluded = None if seen is None else seen[codes]
+    rows, ranks, items, scores = top_k(model, k, lambda a, b: user_vectors(model, codes[a:b], history), len(codes), excluded, rating_blend)
+    return codes[rows], ranks, items, scores
 
 
-def _top_k_chunk(model, retrieval, chunk, seen, rating_blend, history):
-    vectors = model.user_vectors(user_inputs(model, pad_to_bucket(chunk), history))
-    queries = model.query_embeddings(vectors, rating_blend)
-    scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(queries, excluded=_excluded_pairs(chunk, seen)))
+def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None):
+    """Top-``k`` (request row, rank, item code, score) rows of ``n`` requests, best first.
+
+    Parameters
+    ----------
+    vectors : callable
+        ``vectors(start, stop)`` gives the user vectors of requests ``start`` to ``stop`` as an
+        array of shape ``(stop - start, dim)``.
+    excluded : scipy.sparse.csr_matrix of shape (n, n_items) or None
+        The items each request must not get (seen items, ...).
+    rating_blend : float
+        Weight of the predicted rating in the score (see ``MultiTaskModel.query_embeddings``).
+    candidates : ndarray of int or None
+        The sorted item codes that may be recommended; None for the whole catalogue.
+
+    Requests are scored in chunks of at most ``SCORE_BUDGET`` scores, so memory does not grow
+    with their number; each chunk's excluded items are passed to the retrieval layer as a
+    sparse list of (row, item) pairs and masked there. A request with fewer than ``k`` items
+    left gets fewer rows.
+    """
+    embeddings = model.candidate_embeddings(rating_blend)
+    if candidates is not None:
+        embeddings = keras.ops.take(embeddings, candidates, axis=0)
+    n_candidates = int(keras.ops.shape(embeddings)[0])
+    retrieval = ExcludingRetrieval(candidate_embeddings=embeddings, k=min(k, n_candidates))
+    column = None if candidates is None else _columns(candidates, model.n_items)
+
+    def queries(chunk):
+        return model.query_embeddings(vectors(chunk[0], chunk[-1] + 1), rating_blend)
+
+    rows, ranks, items, scores = _run(retrieval, queries, n, excluded, column, n_candidates)
+    return rows, ranks, (items if candidates is None else candidates[items]), scores
+
+
+def _run(retrieval, queries, n, excluded, column, n_candidates):
+    """The retrieval layer over ``n`` requests in chunks of at most ``SCORE_BUDGET`` scores."""
+    size = 1 << (max(1, min(USER_CHUNK, SCORE_BUDGET // max(n_candidates, 1))).bit_length() - 1)  # a power of two
+    parts = [_top_k_chunk(retrieval, np.arange(start, min(start + size, n)), queries, excluded, column) for start in range(0, n, size)]
+    if not parts:
+        return tuple(np.zeros(0, dtype) for dtype in ("int64", "int64", "int64", "float32"))
+    return tuple(np.concatenate(part) for part in zip(*parts))
+
+
+def _columns(candidates, n_items):
+    """Each item's column among ``candidates``, -1 for items that are not candidates."""
+    column = np.full(n_items, -1)
+    column[candidates] = np.arange(len(candidates))
+    return column
+
+
+def _top_k_chunk(retrieval, chunk, queries, excluded, column):
+    pairs = _excluded_pairs(chunk, excluded, column)
+    padded = pad_to_bucket(keras.ops.convert_to_numpy(queries(chunk)))
+    scores, items = (keras.ops.convert_to_numpy(a)[: len(chunk)] for a in retrieval(padded, excluded=pairs))
     keep = np.isfinite(scores)
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     return np.broadcast_to(chunk[:, None], items.shape)[keep], rank[keep], items[keep], scores[keep]
 
 
-def _excluded_pairs(chunk, seen):
-    """The (row in chunk, item) pairs of ``seen`` for the users of ``chunk``, padded; or None."""
-    if seen is None:
+def _excluded_pairs(chunk, excluded, column):
+    """The (row in chunk, candidate column) pairs of ``excluded`` for ``chunk``, padded; or None."""
+    if excluded is None:
         return None
-    chunk_seen = seen[chunk]
-    if not chunk_seen.nnz:
+    coo = excluded[chunk].tocoo()
+    rows, cols = coo.row, (coo.col if column is None else column[coo.col])
+    keep = cols >= 0
+    if not keep.any():
         return None
-    coo = chunk_seen.tocoo()
-    return pad_to_bucket(np.stack([coo.row, coo.col], axis=1).astype("int32"))
+    return pad_to_bucket(np.stack([rows[keep], cols[keep]], axis=1).astype("int32"))
+
+
+def similar_items(model, codes, k):
+    """Top-``k`` (item code, rank, similar item code, cosine) rows of the items ``codes``.
+
+    Items are compared by the cosine of their retrieval vectors (``candidate_embeddings``
+    without a rating term); each item's own column is excluded.
+    """
+    vectors = keras.ops.convert_to_numpy(model.candidate_embeddings())
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    own = sp.csr_matrix((np.ones(len(codes), dtype=bool), (np.arange(len(codes)), codes)), shape=(len(codes), model.n_items))
+    retrieval = ExcludingRetrieval(candidate_embeddings=vectors, k=k)
+    rows, ranks, items, scores = _run(retrieval, lambda chunk: vectors[codes[chunk]], len(codes), own, None, model.n_items)
+    return codes[rows], ranks, items, scores
 
 
 def user_inputs(model, codes, history):

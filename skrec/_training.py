@@ -12,7 +12,7 @@ import pandas as pd
 
 from skrec import metrics
 from skrec._keras import keras
-from skrec._retrieval import predict_scaled, top_k
+from skrec._retrieval import predict_scaled, top_k_users
 from skrec._row_sparse import plan_row_sparse
 from skrec.exceptions import TrainingDivergedError
 
@@ -39,6 +39,7 @@ class TrainingOptions:
     verbose: int
     max_history: int
     n_negatives: int
+    devices: int = 1
 
 
 def train(model, data, options, seed):
@@ -53,7 +54,9 @@ def train(model, data, options, seed):
     """
     n_batches = -(-len(data.train) // options.batch_size)
     optimizer = make_optimizer(options, steps=n_batches * options.epochs)
-    model.compile(optimizer=optimizer, steps_per_execution=min(n_batches, STEPS_PER_EXECUTION))
+    # Keras's progress bar advances once per execution: with verbose=1 it gets one step each.
+    per_execution = 1 if options.verbose == 1 else min(n_batches, STEPS_PER_EXECUTION)
+    model.compile(optimizer=optimizer, steps_per_execution=per_execution)
     plan = plan_row_sparse(model, optimizer)
     batches = data.batches(
         options.batch_size,
@@ -62,6 +65,7 @@ def train(model, data, options, seed):
         max_history=options.max_history,
         n_negatives=options.n_negatives if model.retrieval_negatives == "sampled" else None,
         prepare=plan.prepare if plan else None,
+        multiple=options.devices,
     )
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:
@@ -74,30 +78,36 @@ def train(model, data, options, seed):
         )
     finally:
         object.__setattr__(model, "_row_sparse_plan", None)
-    _forget_optimizer_state(model, optimizer)
+    _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
 
-def _forget_optimizer_state(model, optimizer):
-    """Give the fitted model an unbuilt copy of its optimizer.
+def _forget_optimizer_state(model, options, n_batches):
+    """Give the fitted model a new, unbuilt optimizer of the same settings.
 
     A warm start trains with a fresh optimizer anyway, and the trained one holds per-row
-    slots for the tables (twice their size for Adam) that a pickled or saved model would
-    otherwise carry, in a layout Keras cannot rebuild when it loads the model.
+    slots for the tables (twice their size for Adam) that would otherwise stay in memory.
     """
-    model.compile(optimizer=type(optimizer).from_config(optimizer.get_config()), steps_per_execution=model.steps_per_execution)
+    model.compile(optimizer=make_optimizer(options, steps=n_batches * options.epochs), steps_per_execution=model.steps_per_execution)
 
 
 def _callbacks(data, options):
     callbacks = [StopOnDivergence()]
     if options.early_stopping:
         callbacks += [
-            ValidationScore(*data.held_out_data(), rating_blend=options.rating_blend),
-            keras.callbacks.EarlyStopping(
-                monitor="val_score", mode="max", patience=options.n_iter_no_change, restore_best_weights=True
-            ),
+            ValidationScore(*data.held_out_data(), rating_blend=options.rating_blend if data.interactions.has_ratings else 0.0),
+            keras.callbacks.EarlyStopping(monitor="val_score", mode="max", patience=options.n_iter_no_change),
+            RestoreBest(),
         ]
     return callbacks
+
+
+def data_parallel_devices():
+    """Number of devices the active Keras distribution splits each batch over (1 without one)."""
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return 1
+    return int(np.prod(distribution.device_mesh.shape))
 
 
 def make_optimizer(options, steps):
@@ -142,6 +152,28 @@ class StopOnDivergence(keras.callbacks.Callback):
             )
 
 
+class RestoreBest(keras.callbacks.Callback):
+    """Keep a copy of the weights of the epoch with the best ``val_score``; restore them at the end.
+
+    Keras's ``EarlyStopping(restore_best_weights=True)`` does the same through
+    ``model.get_weights()``, which converts Keras variables with ``np.array`` and raises NumPy
+    2's ``__array__`` deprecation warning; this copies the variables' values instead.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.best, self.weights = -np.inf, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs["val_score"] > self.best:
+            self.best = logs["val_score"]
+            self.weights = [np.array(variable.value) for variable in self.model.weights]
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            for variable, value in zip(self.model.weights, self.weights):
+                variable.assign(value)
+
+
 class ValidationScore(keras.callbacks.Callback):
     """Adds ``val_score``, the default score on held-out training ratings, to each epoch's logs.
 
@@ -150,25 +182,30 @@ class ValidationScore(keras.callbacks.Callback):
     rate in the rest of the training data.
     """
 
-    def __init__(self, users, items, ratings, seen, rating_blend):
+    def __init__(self, users, items, ratings, weights, seen, rating_blend):
         super().__init__()
-        self.users, self.items, self.ratings = users, items, ratings
+        self.rated = ~np.isnan(ratings) & (weights > 0)
+        self.users, self.items, self.ratings, self.weights = users, items, ratings, weights
         self.seen, self.rating_blend = seen, rating_blend
-        truth = pd.DataFrame({"user": users, "item": items, "gain": ratings})
+        gains = np.where(np.isnan(ratings), 1.0, ratings) * weights  # an unrated interaction is relevant
+        truth = pd.DataFrame({"user": users, "item": items, "gain": gains})
         self.truth = truth[truth["gain"] > 0]
 
     def on_epoch_end(self, epoch, logs=None):
-        predicted = predict_scaled(self.model, self.users, self.items, self.seen)
-        rmse = float(np.sqrt(np.mean((np.clip(predicted, 0.0, 1.0) - self.ratings) ** 2)))
         ndcg = self._ndcg()
-        logs["val_score"] = multitask_score(ndcg, rmse)
         logs["val_ndcg"] = ndcg
-        logs["val_rmse"] = rmse
+        logs["val_score"] = ndcg
+        if self.rated.any():
+            rows = self.rated
+            predicted = predict_scaled(self.model, self.users[rows], self.items[rows], self.seen)
+            error = (np.clip(predicted, 0.0, 1.0) - self.ratings[rows]) ** 2
+            logs["val_rmse"] = float(np.sqrt(np.average(error, weights=self.weights[rows])))
+            logs["val_score"] = multitask_score(ndcg, logs["val_rmse"])
 
     def _ndcg(self):
         if not len(self.truth):
             return 0.0
         codes = np.unique(self.truth["user"].to_numpy())
-        rows, ranks, items, _ = top_k(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend, self.seen)
+        rows, ranks, items, _ = top_k_users(self.model, codes, min(10, self.model.n_items), self.seen, self.rating_blend, self.seen)
         recommended = pd.DataFrame({"user": rows, "rank": ranks, "item": items})
         return metrics.ndcg_at_k(self.truth, recommended, k=10, user_col="user", item_col="item", gain_col="gain")

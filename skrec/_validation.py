@@ -17,84 +17,151 @@ __all__ = [
     "check_params",
     "check_interactions",
     "check_ratings",
+    "check_sample_weight",
     "check_side_frame",
     "check_k",
+    "check_history",
+    "check_item_list",
+    "check_exclusions",
 ]
 
 
+class _Interval:
+    """Numbers of one kind (``Integral`` or ``Real``, never bool) in an interval."""
+
+    def __init__(self, kind, low, high=None, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def accepts(self, value):
+        if not isinstance(value, self.kind) or isinstance(value, (bool, np.bool_)) or not np.isfinite(value):
+            return False
+        above = value > self.low or (value == self.low and self.closed in ("both", "left"))
+        below = self.high is None or value < self.high or (value == self.high and self.closed in ("both", "right"))
+        return above and below
+
+    def __str__(self):
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        what = "an int" if self.kind is numbers.Integral else "a float"
+        return f"{what} in the range {left}{self.low}, {'inf' if self.high is None else self.high}{right}"
+
+
+class _Options:
+    """One of a set of values (compared by type and value, so True is not 1)."""
+
+    def __init__(self, *options):
+        self.options = options
+
+    def accepts(self, value):
+        return any(type(value) is type(o) and value == o for o in self.options) or (
+            isinstance(value, np.bool_) and bool(value) in [o for o in self.options if isinstance(o, bool)]
+        )
+
+    def __str__(self):
+        return "one of {" + ", ".join(repr(o) for o in self.options) + "}"
+
+
+class _Check:
+    """A value accepted by a predicate, described in words."""
+
+    def __init__(self, predicate, description):
+        self.accepts, self.description = predicate, description
+
+    def __str__(self):
+        return self.description
+
+
+def _positive_ints(value):
+    return (
+        not isinstance(value, (str, bytes, dict))
+        and np.iterable(value)
+        and all(_Interval(numbers.Integral, 1).accepts(v) for v in value)
+    )
+
+
+def _random_state(value):
+    return value is None or isinstance(value, np.random.RandomState) or _Interval(numbers.Integral, 0, 2**32 - 1).accepts(value)
+
+
+_BOOL = _Options(True, False)
+_WEIGHT = _Interval(numbers.Real, 0.0)
+_COLUMN = _Check(lambda v: isinstance(v, str) and bool(v), "a non-empty str")
+
+#: Each parameter of MultiTaskRecommender and the values it accepts, checked at ``fit`` by
+#: :func:`check_params`. Ints accept any ``numbers.Integral`` (NumPy's too), floats any
+#: ``numbers.Real``; neither accepts bool.
+PARAMETER_CONSTRAINTS = {
+    "embedding_dim": _Interval(numbers.Integral, 1),
+    "layer_sizes": _Check(_positive_ints, "a sequence of ints >= 1, e.g. (256, 128)"),
+    "rating_head": _Options("dot", "mlp"),
+    "implicit_feedback": _BOOL,
+    "max_history": _Interval(numbers.Integral, 1),
+    "retrieval_negatives": _Options("auto", "catalogue", "sampled", "in_batch"),
+    "n_negatives": _Interval(numbers.Integral, 1),
+    "retrieval_weight": _WEIGHT,
+    "ranking_weight": _WEIGHT,
+    "l2": _WEIGHT,
+    "rating_blend": _WEIGHT,
+    "optimizer": _Check(lambda v: isinstance(v, str) and bool(v), "the name of a Keras optimizer, e.g. 'adam'"),
+    "optimizer_params": _Check(lambda v: v is None or isinstance(v, dict), "a dict or None"),
+    "learning_rate": _Interval(numbers.Real, 0.0, closed="right"),
+    "lr_schedule": _Options("cosine", "constant"),
+    "batch_size": _Interval(numbers.Integral, 1),
+    "epochs": _Interval(numbers.Integral, 1),
+    "early_stopping": _BOOL,
+    "validation_fraction": _Interval(numbers.Real, 0.0, 1.0, closed="neither"),
+    "n_iter_no_change": _Interval(numbers.Integral, 1),
+    "warm_start": _BOOL,
+    "unknown_users": _Options("popular", "error"),
+    "user_col": _COLUMN,
+    "item_col": _COLUMN,
+    "random_state": _Check(_random_state, "an int in [0, 2**32 - 1], a numpy.random.RandomState or None"),
+    "verbose": _Interval(numbers.Integral, 0, 2),
+}
+
+
 def check_params(est):
-    """Check the estimator's constructor parameters at ``fit`` time (``__init__`` only stores)."""
-    _check_int(est, "embedding_dim", low=1)
-    _check_int(est, "batch_size", low=1)
-    _check_int(est, "epochs", low=0)
-    _check_int(est, "verbose", low=0, high=2)
-    for name in ("retrieval_weight", "ranking_weight", "l2", "rating_blend"):
-        _check_real(est, name, low=0.0)
-    _check_options(est, "rating_head", ("dot", "mlp"))
-    _check_options(est, "retrieval_negatives", ("auto", "catalogue", "sampled", "in_batch"))
-    _check_int(est, "max_history", low=1)
-    _check_int(est, "n_negatives", low=0)
-    _check_options(est, "lr_schedule", ("constant", "cosine"))
-    _check_options(est, "implicit_feedback", (True, False))
-    _check_options(est, "early_stopping", (True, False))
-    _check_options(est, "warm_start", (True, False))
-    _check_int(est, "n_iter_no_change", low=1)
-    _check_real(est, "validation_fraction", low=0.0, low_inclusive=False)
-    if est.validation_fraction >= 1:
-        raise ValueError(f"`validation_fraction` must be < 1; got {est.validation_fraction!r}.")
+    """Check the estimator's parameters against :data:`PARAMETER_CONSTRAINTS` (``__init__`` only stores).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first parameter at fault, what it accepts and the value it got.
+    """
+    from skrec.exceptions import InvalidParameterError
+
+    for name, constraint in PARAMETER_CONSTRAINTS.items():
+        value = getattr(est, name)
+        if not constraint.accepts(value):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(est).__name__} must be {constraint}. Got {value!r} instead."
+            )
+    _check_combinations(est)
+
+
+def _check_combinations(est):
+    from skrec.exceptions import InvalidParameterError
+
     if est.rating_blend and est.rating_head != "dot":
-        raise ValueError(
+        raise InvalidParameterError(
             f"`rating_blend`={est.rating_blend!r} adds the predicted rating to the retrieval score, "
             f"which needs rating_head='dot'; got rating_head={est.rating_head!r}."
         )
-    _check_real(est, "learning_rate", low=0.0, low_inclusive=False)
-    sizes = est.layer_sizes
-    if isinstance(sizes, (str, bytes)) or not np.iterable(sizes) or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes
-    ):
-        raise ValueError(
-            f"`layer_sizes` must be a sequence of positive ints, e.g. (256, 128); got {sizes!r}."
-        )
-    if est.optimizer_params is not None and not isinstance(est.optimizer_params, dict):
-        raise TypeError(f"`optimizer_params` must be a dict or None; got {type(est.optimizer_params).__name__}.")
-    for name in ("user_col", "item_col"):
-        if not isinstance(getattr(est, name), str) or not getattr(est, name):
-            raise ValueError(f"`{name}` must be a non-empty column name (str); got {getattr(est, name)!r}.")
     if est.user_col == est.item_col:
-        raise ValueError(f"`user_col` and `item_col` must differ; both are {est.user_col!r}.")
+        raise InvalidParameterError(f"`user_col` and `item_col` must differ; both are {est.user_col!r}.")
 
 
-def _check_options(est, name, options):
-    value = getattr(est, name)
-    if not any(value is option or (type(value) is type(option) and value == option) for option in options):
-        raise ValueError(f"`{name}` must be one of {list(options)}; got {value!r}.")
-
-
-def _check_int(est, name, low, high=None):
-    value = getattr(est, name)
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"`{name}` must be an int; got {value!r} of type {type(value).__name__}.")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"`{name}` must be {bound}; got {value!r}.")
-
-
-def _check_real(est, name, low, low_inclusive=True):
-    value = getattr(est, name)
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value):
-        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
-    if value < low or (value == low and not low_inclusive):
-        op = ">=" if low_inclusive else ">"
-        raise ValueError(f"`{name}` must be {op} {low}; got {value!r}.")
-
-
-def check_interactions(X, user_col, item_col, *, name="X"):
+def check_interactions(X, user_col, item_col, *, name="X", positions=(0, 1)):
     """Return the user and item id columns of ``X`` as two pandas Series (copies).
 
     ``X`` is a DataFrame holding ``user_col`` and ``item_col``, or an array-like of shape
-    ``(n_samples, n_columns)`` with ``n_columns >= 2`` whose column 0 holds the users and
-    column 1 the items. Other columns are ignored in both cases.
+    ``(n_samples, n_columns)`` whose columns ``positions`` hold the users and the items (0 and
+    1 unless the estimator was fitted on a frame with other column positions). A DataFrame
+    whose column labels are not strings (e.g. ``0, 1, ...``) is read like an array. Other
+    columns are ignored in all cases.
     """
+    if isinstance(X, pd.DataFrame) and not any(isinstance(c, str) for c in X.columns):
+        X = X.to_numpy()
     if isinstance(X, pd.DataFrame):
         missing = [c for c in (user_col, item_col) if c not in X.columns]
         if missing:
@@ -105,9 +172,9 @@ def check_interactions(X, user_col, item_col, *, name="X"):
             )
         users, items = X[user_col], X[item_col]
     else:
-        array = _as_array(X, user_col, item_col, name)
-        users = pd.Series(array[:, 0], name=user_col)
-        items = pd.Series(array[:, 1], name=item_col)
+        array = _as_array(X, user_col, item_col, name, max(positions) + 1)
+        users = pd.Series(array[:, positions[0]], name=user_col)
+        items = pd.Series(array[:, positions[1]], name=item_col)
     if len(users) == 0:
         raise ValueError(f"{name} is empty: at least one (user, item) pair is needed.")
     return (
@@ -116,7 +183,7 @@ def check_interactions(X, user_col, item_col, *, name="X"):
     )
 
 
-def _as_array(X, user_col, item_col, name):
+def _as_array(X, user_col, item_col, name, n_columns=2):
     if sp.issparse(X):
         raise TypeError(
             f"Sparse data was passed for {name}, but dense data is required: pass a DataFrame with "
@@ -136,10 +203,11 @@ def _as_array(X, user_col, item_col, name):
             f"column 1; got an array of shape {array.shape}. Reshape your data, e.g. with "
             f"np.column_stack([users, items])."
         )
-    if array.shape[1] < 2:
+    if array.shape[1] < n_columns:
         raise ValueError(
-            f"{name} has {array.shape[1]} feature(s) (shape={array.shape}) while a minimum of 2 is "
-            f"required: user ids in column 0 and item ids in column 1."
+            f"{name} has {array.shape[1]} feature(s) (shape={array.shape}) while a minimum of {n_columns} is "
+            f"required: user ids in column 0 and item ids in column 1, or at the positions of "
+            f"`user_col` and `item_col` in the frame given to fit."
         )
     return array
 
@@ -162,29 +230,38 @@ def _check_ids(ids, col, name):
             raise ValueError(f"{name}[{col!r}] has infinite ids, first at row {int(np.flatnonzero(~np.isfinite(values))[0])}.")
         # Integral floats (ids of a column that once held NaN) become ints; other floats are
         # used as exact labels.
-        ids = ids.astype("int64") if np.all(values == np.round(values)) else ids.astype("float64")
-    elif is_numeric_dtype(ids.dtype) and not is_bool_dtype(ids.dtype):
-        ids = ids.astype("int64") if kind == "integer" else ids
+        integral = np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**63)
+        ids = ids.astype("int64") if integral else ids.astype("float64")
+    elif is_numeric_dtype(ids.dtype) and not is_bool_dtype(ids.dtype) and kind == "integer":
+        ids = _exact_integers(ids)
     return ids.copy()
 
 
+def _exact_integers(ids):
+    """Integer ids as int64, or as uint64 when they exceed int64's range: values stay exact."""
+    return ids.astype("uint64") if ids.max() > np.iinfo(np.int64).max else ids.astype("int64")
+
+
 def check_ratings(y, n_samples, *, name="y"):
-    """Return ``y`` as a 1-D float64 array after checking its length and that it is finite."""
+    """Return ``y`` as a 1-D float64 array, NaN marking interactions without a rating.
+
+    ``None`` means no row has a rating. NaN, ``None`` and ``pd.NA`` mark single rows without
+    one. Infinite values, non-numeric values and booleans raise.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is boolean or holds values that are not numbers.
+    ValueError
+        If its shape does not match ``X`` or it holds infinite values.
+    """
     if y is None:
-        raise ValueError(
-            "MultiTaskRecommender requires y to be passed, but the target y is None: give the ratings."
-        )
+        return np.full(n_samples, np.nan)
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
             raise ValueError(f"{name} must be one column of ratings; got a DataFrame with {y.shape[1]} columns.")
         y = y.iloc[:, 0]
-    dtype = getattr(y, "dtype", None)
-    if (isinstance(y, pd.Series) and not is_numeric_dtype(dtype)) or is_bool_dtype(dtype):
-        raise TypeError(f"{name} must hold numeric ratings; got dtype {dtype}.")
-    try:
-        values = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must hold numeric ratings: {exc}") from None
+    values = _as_float_ratings(y, name)
     if values.ndim == 2 and values.shape[1] == 1:
         warnings.warn(
             f"A column-vector {name} was passed when a 1d array was expected; it was raveled.",
@@ -196,13 +273,66 @@ def check_ratings(y, n_samples, *, name="y"):
         raise ValueError(f"{name} must be 1-D (one rating per row); got shape {values.shape}.")
     if len(values) != n_samples:
         raise ValueError(f"X has {n_samples} rows but {name} has {len(values)} ratings; they must match.")
-    bad = ~np.isfinite(values)
-    if bad.any():
+    infinite = np.isinf(values)
+    if infinite.any():
         raise ValueError(
-            f"{name} holds {int(bad.sum())} NaN or infinite ratings (first at row "
-            f"{int(np.flatnonzero(bad)[0])}); drop or impute them before fit."
+            f"{name} holds {int(infinite.sum())} infinite ratings (first at row {int(np.flatnonzero(infinite)[0])}); "
+            f"use NaN for an interaction without a rating."
         )
+    return values
+
+
+def _as_float_ratings(y, name):
+    """``y`` as float64, missing values (NaN, None, pd.NA) as NaN; TypeError for the rest."""
+    dtype = getattr(y, "dtype", None)
+    if is_bool_dtype(dtype):
+        raise TypeError(
+            f"{name} must hold numeric ratings; got dtype {dtype}. For interactions without a rating "
+            f"pass y=None, or NaN in the rows without one."
+        )
+    if isinstance(y, pd.Series) and not is_numeric_dtype(dtype) and dtype != object:
+        raise TypeError(f"{name} must hold numeric ratings; got dtype {dtype}.")
+    try:
+        values = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = _with_missing(y, name)
     return values.copy()
+
+
+def _with_missing(y, name):
+    """Ratings with None or pd.NA in them, as float64 with NaN; TypeError naming a bad value."""
+    flat = pd.Series(np.asarray(y, dtype=object).ravel())
+    missing = flat.isna()
+    numeric = pd.to_numeric(flat[~missing], errors="coerce")
+    bad = numeric.isna() | flat[~missing].map(lambda v: isinstance(v, (bool, np.bool_)))
+    if bad.any():
+        position = int(bad[bad].index[0])
+        raise TypeError(f"{name} must hold numeric ratings; row {position} holds {flat[position]!r}.")
+    values = np.full(len(flat), np.nan)
+    values[~missing.to_numpy()] = numeric.to_numpy(dtype=np.float64)
+    return values.reshape(np.shape(y))
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Return per-row weights as a float64 array (ones for None), checked as scikit-learn does.
+
+    Raises
+    ------
+    ValueError
+        If the weights are not one finite, non-negative number per row, or all zero.
+    """
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights)
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected ({n_samples},)!")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must hold finite, non-negative numbers (one weight per row of X).")
+    if not weights.any():
+        raise ValueError("sample_weight is zero for every row: nothing would be trained on.")
+    return weights.copy()
 
 
 def check_side_frame(frame, col, *, name):
@@ -220,6 +350,40 @@ def check_side_frame(frame, col, *, name):
     out = frame.drop(columns=[col]).reset_index(drop=True)
     out.index = pd.Index(ids, name=col)
     return out
+
+
+def check_history(history, user_col, item_col, *, name="history"):
+    """``(user ids, item ids, ratings)`` of a history frame; ratings are NaN without a ``"rating"`` column.
+
+    Raises
+    ------
+    TypeError
+        If ``history`` is not a DataFrame.
+    ValueError
+        If it lacks the user or item column, or holds missing ids or infinite ratings.
+    """
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a pandas DataFrame with columns {user_col!r} and {item_col!r}; got {type(history).__name__}.")
+    users, items = check_interactions(history, user_col, item_col, name=f"`{name}`")
+    ratings = check_ratings(history["rating"] if "rating" in history.columns else None, len(users), name=f"`{name}`['rating']")
+    return users.to_numpy(), items.to_numpy(), ratings
+
+
+def check_item_list(items, *, name):
+    """A list-like of item ids as an array (not a string, not a frame)."""
+    if isinstance(items, (str, bytes, pd.DataFrame)) or not np.iterable(items):
+        raise TypeError(f"`{name}` must be a list-like of item ids; got {type(items).__name__}.")
+    return np.asarray(list(items))
+
+
+def check_exclusions(exclude_items, user_col, item_col):
+    """``(user ids or None, item ids)`` of ``exclude_items``: a frame of pairs, or items for everyone."""
+    if exclude_items is None:
+        return None
+    if isinstance(exclude_items, pd.DataFrame):
+        users, items = check_interactions(exclude_items, user_col, item_col, name="`exclude_items`")
+        return users.to_numpy(), items.to_numpy()
+    return None, check_item_list(exclude_items, name="exclude_items")
 
 
 def check_k(k, n_items):

@@ -1,6 +1,6 @@
 """Warnings and errors that skrec raises, so that callers can filter or catch them by class."""
 
-__all__ = ["ColdStartWarning", "TrainingDivergedError"]
+__all__ = ["ColdStartWarning", "InvalidParameterError", "TrainingDivergedError"]
 
 
 class ColdStartWarning(UserWarning):
@@ -13,3 +13,12 @@ class ColdStartWarning(UserWarning):
 
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite; the message names the epoch."""
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the estimator has a value or type it does not accept.
+
+    It subclasses both ``ValueError`` and ``TypeError`` (as scikit-learn's does), so code
+    written for either catches it. The message names the parameter, what it accepts and the
+    value it got.
+    """

@@ -80,13 +80,14 @@ def test_id_dtypes(ratings, convert):
     assert est.recommend(X["user_id"].unique()[:2], k=2).shape[0] == 4
 
 
-def test_nullable_ratings_with_missing_values_are_rejected(ratings):
+def test_missing_ratings_in_a_nullable_column_are_interactions_without_a_rating(ratings):
     y = ratings["rating"].astype("Float64")
     y.iloc[4] = pd.NA
-    with pytest.raises(ValueError, match=r"y holds 1 NaN or infinite ratings \(first at row 4\)"):
-        fit(ratings, y)
-    with pytest.raises(ValueError, match=r"NaN or infinite"):
-        fit(ratings, ratings["rating"].replace(5, np.inf))
+    est = fit(ratings, y)
+    assert est._interactions_.means.count == len(ratings) - 1  # the NA row has no rating
+    assert est._interactions_.seen.nnz == len(ratings)  # but it is an interaction
+    with pytest.raises(ValueError, match=r"y holds 1 infinite ratings"):
+        fit(ratings, ratings["rating"].where(ratings.index != 0, np.inf))
 
 
 def test_missing_id_in_a_nullable_column_is_named(ratings):
@@ -159,6 +160,4 @@ def test_warm_start_refuses_a_changed_architecture(ratings):
 
 
 def keras_rows(est):
-    from skrec._keras import keras
-
-    return keras.ops.convert_to_numpy(est.model_.item_embedding.embeddings).copy()
+    return np.array(est.model_.item_embedding.embeddings.value)

@@ -21,7 +21,7 @@ from test_estimator import FAST, make_ratings
 
 
 def to_numpy(x):
-    return keras.ops.convert_to_numpy(x)
+    return np.asarray(x.value if hasattr(x, "value") else x)
 
 
 # ------------------------------------------------------------------------------ SVD++ history
@@ -92,7 +92,7 @@ def test_sampled_logits_are_log_q_corrected_with_own_items_once():
     assert logits[0, 0] < -1e8  # row 0's item is a candidate: its own column is removed
     np.testing.assert_allclose(logits[1, 0], score[1, 5] - np.log(0.05), rtol=1e-4)
     # the loss is the cross-entropy of each row's positive column
-    loss = to_numpy(model._retrieval_loss(out["retrieval_logits"], out["positive"]))
+    loss = to_numpy(model._retrieval_loss(out["retrieval_logits"], out["positive"], np.ones(2, "float32")))
     finite = np.where(logits < -1e8, -np.inf, logits)
     per_row = np.log(np.exp(finite).sum(1)) - finite[[0, 1], [2, 0]]
     np.testing.assert_allclose(loss, per_row.mean(), rtol=1e-4)
@@ -174,7 +174,7 @@ def test_batches_with_history_have_one_shape_and_cover_every_rating():
     batches = RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, history=seen, max_history=4, group_size=4)
     shapes, covered = set(), []
     for j in range(len(batches)):
-        x, _ = batches[j]
+        x, _, _ = batches[j]
         shapes.add(tuple((k, v.shape) for k, v in sorted(x.items())))
         covered.append(np.arange(len(users))[batches._order[j * 64 : (j + 1) * 64]])
         slots = np.unique(x["user"])
