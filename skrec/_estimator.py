@@ -675,7 +675,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         known = pd.unique(users[self._interactions_.users.transform(users) >= 0])
         if len(known):
             raise ValueError(
-                f"`history` holds {len(known)} user(s) seen in fit (e.g. {known[0]!r}): it is for new users. "
+                f"`history` holds {len(known)} user(s) seen in fit (e.g. {known[:1].tolist()[0]!r}): it is for new users. "
                 f"To keep items from a known user, pass them as `exclude_items`."
             )
         if self._interactions_.has_ratings:

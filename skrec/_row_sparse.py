@@ -5,7 +5,7 @@ over 10^6 users costs as much as a pass over the whole user table. This module r
 model's ``train_step`` (Keras's JAX trainer hook, on its stateless API) with one that:
 
 1. on the host, for each id space of the model (users, items, history items), lists the
-   distinct ids of the batch (``np.unique``, padded to a fixed length with an out-of-range id)
+   distinct ids of the batch (sorted, padded to a fixed length with an out-of-range id)
    and where each input id sits in that list (:meth:`RowSparsePlan.prepare`);
 2. on the device, gathers those rows of each table (a compact copy), runs the model on them,
    and takes the gradient with respect to the compact rows: repeated ids get their gradients
@@ -23,12 +23,13 @@ global step. SGD with momentum is lazy in the same way. Other optimizers or opti
 (gradient clipping, weight decay, AMSGrad, EMA, loss scaling), other backends and Keras
 distributions use Keras's dense step: :func:`plan_row_sparse` returns None for them.
 
-The compact copies and the host-side ``np.unique`` are written here because neither Keras nor
+The compact copies and the host-side distinct ids are written here because neither Keras nor
 keras-rs offers row-sparse optimizer updates on JAX (keras-team/keras#18420, #19992; keras-rs
 ``DistributedEmbedding`` needs TPU SparseCores).
 """
 
 import numpy as np
+import pandas as pd
 
 from skrec._keras import keras
 
@@ -90,14 +91,15 @@ class RowSparsePlan:
     def prepare(self, inputs):
         """Add, for each id space, its distinct ids (``rows:<space>``) and positions (``index:<key>``).
 
-        The distinct ids are sorted and padded to the total number of ids of the space with the
-        out-of-range id ``n_rows``, whose gather reads zeros and whose scatter is dropped.
+        The distinct ids are sorted (sorted gathers and scatters are faster on the device) and
+        padded to the total number of ids of the space with the out-of-range id ``n_rows``, whose
+        scatter is dropped.
         """
         out = dict(inputs)
         for space, keys in self.keys.items():
             keys = [k for k in keys if k in inputs]
             ids = np.concatenate([np.asarray(inputs[k]).ravel() for k in keys])
-            rows, inverse = np.unique(ids, return_inverse=True)
+            rows, inverse = _sorted_unique(ids)
             out[f"rows:{space}"] = np.concatenate([rows, np.full(len(ids) - len(rows), self.sizes[space])]).astype("int32")
             for key, part in zip(keys, np.split(inverse.astype("int32"), np.cumsum([np.size(inputs[k]) for k in keys])[:-1])):
                 out[f"index:{key}"] = part.reshape(np.shape(inputs[key]))
@@ -182,6 +184,19 @@ class RowSparsePlan:
             return value - grad * lr, []
         m = slots[0] * opt.momentum - grad * lr
         return value + (m * opt.momentum - grad * lr if opt.nesterov else m), [m]
+
+
+def _sorted_unique(ids):
+    """``np.unique(ids, return_inverse=True)``, by hashing then sorting the distinct ids only.
+
+    ``pandas.factorize`` (a hash table) plus a sort of the few distinct ids is several times
+    faster than ``np.unique``'s sort of every id.
+    """
+    codes, distinct = pd.factorize(ids)
+    order = np.argsort(distinct)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[codes]
 
 
 def _position(variables, variable):

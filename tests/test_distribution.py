@@ -33,6 +33,18 @@ SCRIPT = textwrap.dedent(
         single.recommend(single.users_, k=5)[["user_id", "rank", "movie_id"]],
         parallel.recommend(parallel.users_, k=5)[["user_id", "rank", "movie_id"]],
     )
+    # Batches must split evenly over the devices: a clear error up front, not one from JAX.
+    with distribution.scope():
+        try:
+            MultiTaskRecommender(batch_size=255, epochs=1).fit(ratings, ratings["rating"])
+        except ValueError as error:
+            assert "batch_size=255 cannot be split evenly over the 2 devices" in str(error), error
+        else:
+            raise AssertionError("batch_size=255 was accepted on 2 devices")
+        # A data set smaller than one batch (101 ratings): its batch is padded with rows of
+        # weight zero to a multiple of the device count.
+        small = MultiTaskRecommender(batch_size=256, epochs=2, random_state=0).fit(ratings.iloc[:101], ratings["rating"].iloc[:101])
+        assert np.isfinite(small.history_["loss"]).all()
     print("data parallel ok", difference)
     """
 )

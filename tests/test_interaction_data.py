@@ -1,0 +1,224 @@
+"""Real interaction data: interactions without ratings, sample weights, new users, filters, similar items.
+
+Each input kind is pinned by the value it must produce: an unrated row changes retrieval and not
+the rating loss, a weight of 2 is a duplicated row for the rating loss, a folded-in copy of a
+training user gets recommendations close to the user's own, filters never let a filtered item
+through, an item is never similar to itself.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.model_selection import GridSearchCV, KFold
+
+import skrec
+from skrec import MultiTaskRecommender
+from skrec._model import MultiTaskModel
+from skrec.exceptions import ColdStartWarning
+from skrec.metrics import make_ranking_scorer
+
+from test_estimator import FAST, make_ratings
+
+FASTER = {**FAST, "epochs": 10}
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_ratings()
+
+
+@pytest.fixture(scope="module")
+def fitted(ratings):
+    # Shared by read-only tests: never refit or mutate it.
+    return MultiTaskRecommender(**FASTER).fit(ratings, ratings["rating"])
+
+
+# ------------------------------------------------------------------------------ losses
+def losses(model, users, items, ratings, rated, weights):
+    """The (retrieval, rating) losses of one batch, as the training step computes them."""
+    x = {"user": np.array(users), "item": np.array(items), "rated": np.array(rated, "float32")}
+    model.retrieval_loss_tracker.reset_state()
+    model.rating_loss_tracker.reset_state()
+    model.compute_loss(x, np.array(ratings, "float32"), model(x, training=True), np.array(weights, "float32"))
+    return float(np.asarray(model.retrieval_loss_tracker.result())), float(np.asarray(model.rating_loss_tracker.result()))
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    model = MultiTaskModel(4, 6, embedding_dim=3, rating_head="dot", retrieval_negatives="catalogue", seed=0)
+    model.build()
+    return model
+
+
+def test_an_unrated_row_changes_retrieval_but_not_the_rating_loss(small_model):
+    rated = losses(small_model, [0, 1, 2], [0, 1, 2], [0.2, 0.9, 0.5], [1, 1, 1], [1, 1, 1])
+    plus_unrated = losses(small_model, [0, 1, 2, 3], [0, 1, 2, 5], [0.2, 0.9, 0.5, 0.0], [1, 1, 1, 0], [1, 1, 1, 1])
+    assert plus_unrated[1] == pytest.approx(rated[1], rel=1e-6)
+    # With catalogue negatives each row's retrieval loss is its own: the batch's is the mean of
+    # the four rows' losses, the unrated row's included.
+    alone = [losses(small_model, [u], [i], [0.0], [1], [1])[0] for u, i in zip([0, 1, 2, 3], [0, 1, 2, 5])]
+    assert plus_unrated[0] == pytest.approx(np.mean(alone), rel=1e-6)
+    assert rated[0] == pytest.approx(np.mean(alone[:3]), rel=1e-6)
+
+
+def test_a_weight_of_two_is_a_duplicated_row_for_the_rating_loss(small_model):
+    weighted = losses(small_model, [0, 1], [0, 1], [0.2, 0.9], [1, 1], [2, 1])
+    duplicated = losses(small_model, [0, 0, 1], [0, 0, 1], [0.2, 0.2, 0.9], [1, 1, 1], [1, 1, 1])
+    assert weighted[1] == pytest.approx(duplicated[1], rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ fit without ratings
+def test_unrated_rows_train_retrieval_and_leave_the_rating_means(ratings):
+    extra = pd.DataFrame({"user_id": [100, 103], "movie_id": [7 + 11 * 29, 7 + 11 * 1]})
+    X = pd.concat([ratings[["user_id", "movie_id"]], extra], ignore_index=True)
+    y = np.concatenate([ratings["rating"].to_numpy(float), [np.nan, np.nan]])
+    est = MultiTaskRecommender(**FASTER).fit(X, y)
+    assert est._interactions_.means.count == len(ratings)
+    assert est._interactions_.seen.nnz == len(X)
+    assert est.rating_range_ == (1.0, 5.0)
+    recs = est.recommend([100], k=len(est.items_))  # the unrated interaction counts as seen
+    assert 7 + 11 * 29 not in set(recs["movie_id"])
+
+
+@pytest.mark.parametrize("y", [None, "all-nan"])
+def test_an_implicit_feedback_model_recommends_and_refuses_to_predict(ratings, y):
+    target = None if y is None else np.full(len(ratings), np.nan)
+    est = MultiTaskRecommender(**FASTER).fit(ratings[["user_id", "movie_id"]], target)
+    assert est.rating_range_ is None
+    recs = est.recommend(est.users_, k=3)
+    own_group = ((recs["movie_id"] - 7) // 11 < 15) == ((recs["user_id"] - 100) // 3 % 2 == 0)
+    assert own_group.mean() > 0.8  # retrieval learned the taste groups from interactions alone
+    with pytest.raises(ValueError, match=r"fitted without ratings .* has no rating scale to predict"):
+        est.predict(ratings)
+    score = est.score(ratings[["user_id", "movie_id"]])
+    assert score == pytest.approx(est.score(ratings[["user_id", "movie_id"]], np.full(len(ratings), np.nan)))
+    assert 0.0 <= score <= 1.0
+    scorer = make_ranking_scorer("ndcg", k=3)
+    assert 0.0 <= scorer(est, ratings[["user_id", "movie_id"]], None) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "y, error, match",
+    [
+        (lambda n: np.where(np.arange(n) == 2, np.inf, 4.0), ValueError, r"y holds 1 infinite ratings \(first at row 2\)"),
+        (lambda n: np.arange(n) % 2 == 0, TypeError, r"y must hold numeric ratings; got dtype bool"),
+        (lambda n: np.array(["4"] * (n - 1) + ["good"], dtype=object), TypeError, r"row \d+ holds 'good'"),
+    ],
+)
+def test_bad_targets_still_raise(ratings, y, error, match):
+    with pytest.raises(error, match=match):
+        MultiTaskRecommender(**FAST).fit(ratings, y(len(ratings)))
+
+
+def test_missing_values_of_every_kind_mark_unrated_rows(ratings):
+    y = ratings["rating"].to_numpy(dtype=object, copy=True)
+    y[[0, 1, 2]] = [None, np.nan, pd.NA]
+    est = MultiTaskRecommender(**FAST).fit(ratings, y)
+    assert est._interactions_.means.count == len(ratings) - 3
+
+
+# ------------------------------------------------------------------------------ sample weights
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (lambda n: np.ones(n - 1), r"sample_weight.shape == \(\d+,\), expected \(\d+,\)"),
+        (lambda n: -np.ones(n), r"finite, non-negative"),
+        (lambda n: np.where(np.arange(n) == 0, np.nan, 1.0), r"finite, non-negative"),
+        (lambda n: np.zeros(n), r"zero for every row"),
+    ],
+)
+def test_sample_weights_are_checked(ratings, weights, match):
+    with pytest.raises(ValueError, match=match):
+        MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"], sample_weight=weights(len(ratings)))
+
+
+def test_zero_weights_drop_rows_from_the_rating_means_and_weights_reach_score(ratings):
+    weights = np.where(ratings["user_id"] == 100, 0.0, 1.0)
+    est = MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"], sample_weight=weights)
+    assert est._interactions_.means.count == weights.sum()
+    assert np.isnan(est._interactions_.means.user_sum[0] / est._interactions_.means.user_count[0])
+    everyone = est.score(ratings, ratings["rating"])
+    only_100 = est.score(ratings, ratings["rating"], sample_weight=1.0 - weights)
+    assert everyone != pytest.approx(only_100)
+
+
+def test_sample_weight_is_routed_by_a_search(ratings):
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = MultiTaskRecommender(**{**FAST, "epochs": 1}).set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        search = GridSearchCV(est, {"l2": [0.0, 0.01]}, cv=KFold(2, shuffle=True, random_state=0), error_score="raise")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ColdStartWarning)
+            search.fit(ratings, ratings["rating"], sample_weight=np.linspace(0.5, 2.0, len(ratings)))
+    assert search.best_estimator_._interactions_.means.count == pytest.approx(np.linspace(0.5, 2.0, len(ratings)).sum())
+
+
+# ------------------------------------------------------------------------------ new users
+def test_folding_in_a_users_own_history_recommends_close_to_their_own(fitted, ratings):
+    users = fitted.users_[:10]
+    history = ratings[ratings["user_id"].isin(users)].assign(user_id=lambda f: f["user_id"] + 100_000)
+    own = fitted.recommend(users, k=5)
+    folded = fitted.recommend(users + 100_000, k=5, history=history)
+    overlap = pd.merge(own.assign(user_id=own["user_id"] + 100_000), folded, on=["user_id", "movie_id"])
+    assert len(overlap) / len(own) >= 0.6
+    assert folded.merge(history, on=["user_id", "movie_id"]).empty  # their history is excluded
+
+
+def test_a_history_without_ratings_folds_in_through_the_svdpp_term(fitted, ratings):
+    history = ratings[ratings["user_id"] == 100][["user_id", "movie_id"]].assign(user_id=-1)
+    recs = fitted.recommend([-1], k=3, history=history)
+    assert ((recs["movie_id"] - 7) // 11 < 15).all()  # user 100's taste group
+
+
+def test_history_is_for_new_users_only(fitted, ratings):
+    with pytest.raises(ValueError, match=r"`history` holds 1 user\(s\) seen in fit \(e.g. 100\)"):
+        fitted.recommend([100], history=ratings[ratings["user_id"] == 100])
+
+
+# ------------------------------------------------------------------------------ filters
+def test_candidates_and_exclusions_are_never_broken(fitted, ratings):
+    users = fitted.users_
+    items = fitted.items_.to_numpy()
+    candidates, banned = items[::3], items[1::4]
+    recs = fitted.recommend(users, k=4, candidates=candidates)
+    assert recs["movie_id"].isin(candidates).all() and len(recs) == 4 * len(users)
+    recs = fitted.recommend(users, k=4, exclude_items=banned)
+    assert not recs["movie_id"].isin(banned).any()
+    shown = fitted.recommend(users, k=2)[["user_id", "movie_id"]]
+    recs = fitted.recommend(users, k=4, exclude_items=shown)
+    assert recs.merge(shown, on=["user_id", "movie_id"]).empty
+    with pytest.warns(ColdStartWarning):
+        new = fitted.recommend([-5], k=4, candidates=candidates, exclude_items=banned)
+    assert new["movie_id"].isin(np.setdiff1d(candidates, banned)).all()
+
+
+def test_similar_items_never_contain_the_item(fitted):
+    similar = fitted.similar_items(fitted.items_[:5], k=3)
+    assert list(similar.columns) == ["movie_id", "rank", "similar_movie_id", "score"]
+    assert (similar["movie_id"] != similar["similar_movie_id"]).all()
+    assert similar["score"].between(-1.0001, 1.0001).all()
+    assert similar.groupby("movie_id")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    same_group = ((similar["movie_id"] - 7) // 11 < 15) == ((similar["similar_movie_id"] - 7) // 11 < 15)
+    assert same_group.mean() > 0.8
+    with pytest.raises(ValueError, match=r"1 item id\(s\) not seen in fit: 3"):
+        fitted.similar_items([3])
+
+
+# ------------------------------------------------------------------------------ persistence
+def test_new_fitted_state_survives_save_load_and_pickle(ratings, tmp_path):
+    y = ratings["rating"].where(ratings.index % 3 != 0)
+    est = MultiTaskRecommender(**FAST).fit(ratings, y, sample_weight=np.linspace(0.5, 1.5, len(ratings)))
+    implicit = MultiTaskRecommender(**FAST).fit(ratings[["user_id", "movie_id"]])
+    history = ratings[ratings["user_id"] == 100].assign(user_id=-1)
+    for model in (est, implicit):
+        model.save(tmp_path / "m.skrec")
+        for twin in (skrec.load(tmp_path / "m.skrec"), pickle.loads(pickle.dumps(model))):
+            assert twin.rating_range_ == model.rating_range_
+            pd.testing.assert_frame_equal(twin.recommend([100, -1], k=3, history=history), model.recommend([100, -1], k=3, history=history))
+            if model.rating_range_ is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ColdStartWarning)
+                    np.testing.assert_array_equal(twin.predict(ratings.assign(user_id=-7)), model.predict(ratings.assign(user_id=-7)))
