@@ -628,20 +628,25 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         -------
         recommendations : pandas.DataFrame
             One row per (user, recommended item), user by user (the users seen in ``fit`` in
-            the order of ``users_``, then new users by id), best first, with the columns
-            ``user_col``, ``"rank"`` (1 = best), ``item_col``, ``"score"`` and the columns of
-            ``item_info_`` if ``items`` was given to ``fit``. ``score`` (higher is better) is
-            the retrieval score plus ``rating_blend`` times the predicted rating on the
-            ``[0, 1]`` scale, without the user's rating bias (it cannot change a user's
-            ranking); for users who get the popular items, the number of users who interacted
-            with the item in ``fit``.
+            the order of ``users_``, then the folded-in users by id, then the users who get
+            the popular items by id), best first, with the columns ``user_col``, ``"rank"``
+            (1 = best), ``item_col``, ``"score"`` and the columns of ``item_info_`` if
+            ``items`` was given to ``fit``. ``score`` (higher is better) is what the items are
+            ranked by: the retrieval score (the retrieval head's logit) plus ``rating_blend``
+            times the predicted rating on the ``[0, 1]`` scale, without the user's rating bias
+            (it cannot change a user's ranking); with ``rating_blend=0``, or for a model
+            fitted without ratings, the retrieval score alone. For users who get the popular
+            items it is the number of users who interacted with the item in ``fit``.
 
         Raises
         ------
         ValueError
-            If ``k`` is below 1 or above the catalogue size, if ``history`` holds users seen
-            in ``fit``, or, with ``unknown_users="error"``, if a user is unknown and has no
-            history.
+            If ``user_ids`` is empty, if ``k`` is below 1 or above the catalogue size, if
+            ``history`` holds users seen in ``fit``, or, with ``unknown_users="error"``, if a
+            user is unknown and has no history.
+        TypeError
+            If ``k`` is not an int, ``user_ids`` is a DataFrame or an array of more than one
+            dimension, or ``candidates`` or ``exclude_items`` is a string.
 
         Warns
         -----
