@@ -1,4 +1,5 @@
-"""Reproduce the Keras-RS multi-task example on MovieLens 100k with skrec (BENCHMARK.md protocol P3).
+"""Reproduce the Keras-RS multi-task example on MovieLens 100k (protocol P3)
+==========================================================================
 
 The Keras-RS example "Multi-task recommenders: retrieval + ranking" trains one model three
 times, changing only the weights of its two losses, and compares them:
