@@ -123,7 +123,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"\.py$",  # run every example
     "ignore_pattern": r"__init__\.py",
     "reset_argv": "skrec_gallery.reset_argv",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "skrec_gallery.ExampleOrder",
     "download_all_examples": False,
     "remove_config_comments": True,
     "plot_gallery": "True",
@@ -133,7 +133,6 @@ sphinx_gallery_conf = {
     # "Examples using X" at the foot of each API page.
     "doc_module": ("skrec",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"skrec": None},
 }
 
 # -- HTML -----------------------------------------------------------------------------------
