@@ -12,6 +12,8 @@ import os
 import pathlib
 import sys
 
+from sphinx.pycode import ModuleAnalyzer
+
 import skrec
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -38,7 +40,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.md5"]
+exclude_patterns = ["_build"]
 # Every cross-reference must resolve: a broken link to a skrec object fails the build. The
 # build runs offline (no intersphinx), so references to other libraries' objects and to
 # builtin types stay plain text.
@@ -59,28 +61,14 @@ autodoc_typehints = "none"
 autodoc_default_options = {"show-inheritance": True}
 numpydoc_show_class_members = False
 numpydoc_attributes_as_param_list = True
-numpydoc_xref_param_type = False
-numpydoc_xref_aliases = {
-    "DataFrame": "pandas.DataFrame",
-    "Series": "pandas.Series",
-    "Index": "pandas.Index",
-    "Bunch": "sklearn.utils.Bunch",
-    "RandomState": "numpy.random.RandomState",
-    "MultiTaskRecommender": "skrec.MultiTaskRecommender",
-}
-numpydoc_xref_ignore = {
-    "of", "or", "and", "default", "shape", "optional", "instance", "str", "int", "float",
-    "bool", "dict", "list", "tuple", "None", "callable", "object", "array-like", "n_samples",
-    "n_columns", "n_users", "n_items", "k", "path-like", "iterable", "keras.Model",
-}  # fmt: skip
 # Docstring checks run on every object the API pages document. Left out, as scikit-learn's
 # docstring tests leave them out: GL01 (skrec starts the summary on the line of the opening
 # quotes, PEP 257 style), RT02 (a Returns entry names the value, ``self : MultiTaskRecommender``),
 # GL08 (objects without a docstring), and for methods ES01, SA01 and EX01 (an extended
 # summary, See Also and Examples on every method).
 numpydoc_validation_checks = {"all", "GL01", "RT02", "GL08", "ES01", "SA01", "EX01"}
-# scikit-learn's own methods reach the pages through inheritance (set_fit_request, ...).
-# numpydoc would check a constant's type's docstring (dict's) instead of its ``#:`` comment.
+# The page of a constant shows its ``#:`` comment, but numpydoc's GL02 check reads the
+# object's own docstring, which for a constant is its type's (dict's).
 numpydoc_validation_exclude = {r"^skrec\.SEED_PARAMS$"}
 
 
@@ -109,9 +97,24 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return True if not (module or "").startswith("skrec") else None
 
 
+def _docs_of_lazy_constants(app, what, name, obj, options, lines):
+    """Give a constant that ``skrec`` re-exports lazily (SEED_PARAMS) its ``#:`` comment.
+
+    Sphinx looks for such comments in the module being documented, finds none there and falls
+    back to the docstring of the value's type (dict's); the comment sits in the module that
+    defines the constant.
+    """
+    short = name.removeprefix("skrec.")
+    if what == "data" and short in skrec._LAZY:
+        comments = ModuleAnalyzer.for_module(skrec._LAZY[short]).find_attr_docs()
+        lines[:] = comments[("", short)]
+
+
 def setup(app):
     app.connect("source-read", _list_optional_pages)
     app.connect("autodoc-skip-member", _skip_foreign_members)
+    # Before numpydoc (priority 500), which then formats the comment.
+    app.connect("autodoc-process-docstring", _docs_of_lazy_constants, priority=400)
 
 
 # -- Example gallery (sphinx-gallery) ----------------------------------------------------------
