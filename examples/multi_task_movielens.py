@@ -1,4 +1,5 @@
-"""Reproduce the Keras-RS multi-task example on MovieLens 100k with skrec (BENCHMARK.md protocol P3).
+"""Reproduce the Keras-RS multi-task example on MovieLens 100k (protocol P3)
+==========================================================================
 
 The Keras-RS example "Multi-task recommenders: retrieval + ranking" trains one model three
 times, changing only the weights of its two losses, and compares them:
@@ -83,7 +84,8 @@ def run_p3(ratings, *, epochs=5, random_state=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # (The gallery of the docs site runs this file with an empty __doc__: partition, not splitlines.)
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="training epochs (the seed uses 5)")
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)

@@ -30,7 +30,8 @@ from skrec.exceptions import ColdStartWarning
 
 __all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load"]
 
-#: The parameters of the Keras-RS example "Multi-task recommenders: retrieval + ranking":
+#: The parameters of the Keras-RS example "Multi-task recommenders: retrieval + ranking".
+#:
 #: ``MultiTaskRecommender(**SEED_PARAMS)`` is that example's model (loss weights 1 and 1).
 SEED_PARAMS = {
     "embedding_dim": 32,
@@ -161,6 +162,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         (known ids keep theirs, so ``users_`` and ``items_`` are then sorted only within each
         fit); ``rating_range_`` stays that of the first fit; items rated in any fit count as
         seen; ``history_`` grows. The architecture parameters must not change between fits.
+    unknown_users : {"popular", "error"}, default="popular"
+        What :meth:`recommend` does for a user not seen in ``fit`` and without ``history``:
+        ``"popular"`` gives the items most users interacted with in ``fit``, with a
+        :class:`~skrec.exceptions.ColdStartWarning`; ``"error"`` raises ``ValueError``.
     user_col : str, default="user_id"
         Column of ``X`` holding user ids.
     item_col : str, default="movie_id"
@@ -197,15 +202,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
 
     See Also
     --------
-    skrec.metrics.make_ranking_scorer : scorers for recall@k, NDCG@k, ... in model selection.
+    skrec.metrics.make_ranking_scorer : Scorers for recall@k, NDCG@k, ... in model selection.
 
     Notes
     -----
     **Unknown users and items.** :meth:`predict` gives a pair whose user or item was not seen in
     ``fit`` the mean training rating of the side that is known (the item's mean for an unknown
     user, the user's mean for an unknown item, the global mean if both are unknown) and warns
-    with :class:`skrec.exceptions.ColdStartWarning`, giving the count. :meth:`recommend` raises
-    ``ValueError`` for unknown users: it has nothing personal to say about them.
+    with :class:`skrec.exceptions.ColdStartWarning`, giving the count. :meth:`recommend` folds
+    in an unknown user from ``history``, else follows ``unknown_users``.
 
     **Row-sparse training.** On JAX, with the ``"adam"``, ``"adagrad"`` or ``"sgd"``
     optimizer (and no gradient clipping, weight decay, AMSGrad or EMA), a training step reads
@@ -483,9 +488,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def set_params(self, **params):
         """Set parameters; ``optimizer__<name>=value`` sets one entry of ``optimizer_params``.
 
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters by name, and ``optimizer__<name>`` entries.
+
         Returns
         -------
         self : MultiTaskRecommender
+            The estimator, with the new parameters.
         """
         nested = {key.split("__", 1)[1]: params.pop(key) for key in list(params) if key.startswith("optimizer__")}
         if nested:
@@ -496,10 +507,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def save(self, path):
         """Write the fitted estimator to ``path``; read it back with :func:`skrec.load`.
 
-        The file is a zip archive of a Keras ``.keras`` model, JSON metadata (the skrec,
-        Keras and backend versions, the parameters) and NumPy arrays (the id vocabularies);
-        loading it runs no code, unlike ``pickle``. A file is read by the same major.minor
-        version of skrec.
+        The file is a zip archive of ``metadata.json`` (the skrec, Keras and backend versions,
+        the parameters, the Keras model's config, the side frames' schema) and ``arrays.npz``
+        (the model's weights, the id vocabularies, the seen items, the rating sums, the side
+        frames' columns); loading it runs no code, unlike ``pickle``. It is written to a
+        temporary file in the same folder and then moved into place, so an existing file is
+        replaced only by a complete one. A file is read by the same major.minor version of
+        skrec.
 
         Parameters
         ----------
@@ -800,6 +814,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Returns
         -------
         score : float
+            The multi-task score, higher is better.
         """
         check_is_fitted(self)
         user_ids, item_ids = self._read_ids(X)

@@ -4,7 +4,7 @@ The metrics follow the evaluation protocol P2 of ``BENCHMARK.md``. Each one comp
 long-format pandas DataFrames:
 
 ``recommended``
-    The output of :meth:`MultiTaskRecommender.recommend`: one row per (user, position) with the
+    The output of :meth:`skrec.MultiTaskRecommender.recommend`: one row per (user, position) with the
     columns ``user_col``, ``"rank"`` (1 for the best item), ``item_col`` and ``"score"``. Only
     ``user_col`` and ``item_col`` are required. Without a ``"rank"`` column the row order within
     each user gives the ranks.
@@ -692,7 +692,12 @@ def make_ranking_scorer(metric="ndcg", *, k=10, threshold=4.0):
 
     See Also
     --------
-    ndcg_at_k, recall_at_k, precision_at_k, hit_rate_at_k, map_at_k, coverage_at_k
+    ndcg_at_k : Normalised discounted cumulative gain of each user's top-k list.
+    recall_at_k : Share of each user's relevant items found in the top k.
+    precision_at_k : Share of each user's top k that is relevant.
+    hit_rate_at_k : Share of users with a relevant item in the top k.
+    map_at_k : Mean average precision over the top k.
+    coverage_at_k : Share of the catalogue that appears in some user's top k.
 
     Notes
     -----

@@ -84,6 +84,13 @@ class PerUserKFold(BaseCrossValidator):
             Ignored; present for API compatibility.
         groups : array-like of shape (n_samples,), default=None
             User ids; if given they are used instead of the user column of ``X``.
+
+        Yields
+        ------
+        train : ndarray of shape (n_train,)
+            Positions (for ``X.iloc``) of the training rows.
+        test : ndarray of shape (n_test,)
+            Positions of the test rows.
         """
         users = self._users(X, groups)
         counts = users.value_counts()
@@ -103,7 +110,18 @@ class PerUserKFold(BaseCrossValidator):
             yield from folds.split(np.zeros(len(codes)), codes)
 
     def get_n_splits(self, X=None, y=None, groups=None):
-        """Return the number of folds, ``n_splits``."""
+        """Return the number of folds, ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object, default=None
+            Ignored; present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            The number of folds.
+        """
         return self.n_splits
 
     def _users(self, X, groups):
@@ -239,8 +257,10 @@ class _TimeSplitter(BaseCrossValidator):
 
         Parameters
         ----------
-        X, y, groups
+        X : pandas.DataFrame or array-like of shape (n_samples, n_columns)
             As in :meth:`split`.
+        y, groups : object, default=None
+            Ignored; present for API compatibility.
 
         Returns
         -------
@@ -363,6 +383,16 @@ class GlobalTimeSplit(_TimeSplitter):
     def get_n_splits(self, X=None, y=None, groups=None):
         """Return the number of folds, ``n_splits``.
 
+        Parameters
+        ----------
+        X, y, groups : object, default=None
+            Ignored; present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            The number of folds.
+
         Raises
         ------
         ValueError
@@ -471,7 +501,18 @@ class LeaveLastNOut(_TimeSplitter):
         self.item_col = item_col
 
     def get_n_splits(self, X=None, y=None, groups=None):
-        """Return the number of splits, always 1."""
+        """Return the number of splits, always 1.
+
+        Parameters
+        ----------
+        X, y, groups : object, default=None
+            Ignored; present for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            1: one split, each user's last ``n`` interactions against the rest.
+        """
         return 1
 
     def _check_params(self):
