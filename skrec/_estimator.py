@@ -433,10 +433,11 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """The retrieval loss's negatives: ``retrieval_negatives``, with ``"auto"`` resolved.
 
         ``"auto"`` scores the whole catalogue when it has at most ``4 * n_negatives`` items (its
-        exact gradient is worth up to four times the cost of the sampled one), else samples; a
-        warm start keeps the fitted model's choice.
+        exact gradient is worth up to four times the cost of the sampled one), else samples. A
+        warm start keeps the fitted model's choice under ``"auto"``; another explicit choice is an
+        architecture change, refused by :func:`check_same_architecture`.
         """
-        if self._warm():
+        if self._warm() and self.retrieval_negatives == "auto":
             return self.model_.retrieval_negatives
         if self.retrieval_negatives != "auto":
             return self.retrieval_negatives

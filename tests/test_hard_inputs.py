@@ -159,5 +159,15 @@ def test_warm_start_refuses_a_changed_architecture(ratings):
         est.set_params(embedding_dim=16).fit(ratings, ratings["rating"])
 
 
+def test_warm_start_keeps_auto_negatives_and_refuses_another_explicit_choice(ratings):
+    est = MultiTaskRecommender(**{**FAST, "warm_start": True, "retrieval_negatives": "auto"}).fit(ratings, ratings["rating"])
+    fitted = est.retrieval_negatives_
+    assert est.fit(ratings, ratings["rating"]).retrieval_negatives_ == fitted
+    other = "in_batch" if fitted != "in_batch" else "catalogue"
+    with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['retrieval_negatives'\]"):
+        est.set_params(retrieval_negatives=other).fit(ratings, ratings["rating"])
+    assert est.retrieval_negatives_ == fitted
+
+
 def keras_rows(est):
     return np.array(est.model_.item_embedding.embeddings.value)
