@@ -80,7 +80,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     (``max_history``), the retrieval loss scores a bounded sample of the catalogue
     (``n_negatives``), and on JAX only the embedding rows a batch names are read and updated
     (row-sparse updates: exact for SGD and Adagrad, "lazy Adam" for Adam, see Notes). One
-    epoch of the defaults costs about 8 s per million ratings on 2 CPU cores from 10^4 to
+    epoch of the defaults costs 6 to 9 s per million ratings on 2 CPU cores from 10^4 to
     10^6 users and 10^4 to 10^5 items (``docs/speed_and_scale.md``).
 
     Parameters
