@@ -10,7 +10,8 @@ which settings were compared).
     SKREC_DATA=/path/to/data python benchmarks/validate_defaults.py \\
         '{}' '{"max_history": 64}' '{"learning_rate": 0.005}'
 
-Each argument is a dict of parameters over the defaults (Python literal syntax).
+Each argument is a dict of parameters over the defaults (Python literal syntax). ``--side``
+passes the users and movies frames to ``fit`` (their features are then used by default).
 """
 
 import argparse
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from skrec import MultiTaskRecommender, metrics
-from skrec.datasets import fetch_movielens_fold
+from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 FOLDS = ("u1", "u2", "u3", "u4", "u5")
@@ -38,11 +39,14 @@ def validation_split(train, fraction=0.1, seed=0):
     return train[~held], train[held]
 
 
-def score(params, fit_part, held_out):
-    """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split."""
+def score(params, fit_part, held_out, side=None):
+    """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split.
+
+    ``side`` holds the ``users`` and ``items`` frames to pass to ``fit``, if any.
+    """
     model = MultiTaskRecommender(**params, random_state=0)
     start = time.perf_counter()
-    model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"])
+    model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"], **(side or {}))
     seconds = time.perf_counter() - start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
@@ -62,12 +66,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", help="parameter dicts over the defaults")
     parser.add_argument("--folds", default=",".join(FOLDS))
+    parser.add_argument("--side", action="store_true", help="pass the users and movies frames to fit")
     args = parser.parse_args(argv)
+    side = None
+    if args.side:
+        data = fetch_movielens()
+        side = {"users": data.users, "items": data.movies}
     splits = {fold: validation_split(fetch_movielens_fold(fold)[0]) for fold in args.folds.split(",")}
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)
-        results = [score(params, *split) for split in splits.values()]
+        results = [score(params, *split, side) for split in splits.values()]
         mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
         rows.append({"config": text, **mean})
         print(f"{text:60s} " + "  ".join(f"{k}={v:.4f}" for k, v in mean.items()), flush=True)

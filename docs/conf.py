@@ -77,7 +77,7 @@ numpydoc_validation_exclude = {r"^skrec\.SEED_PARAMS$"}
 myst_heading_anchors = 3
 
 # Pages that other branches add; each joins the index's toctree when its file exists.
-OPTIONAL_PAGES = ["interaction_data"]
+OPTIONAL_PAGES = ["interaction_data", "side_features"]
 
 
 def _list_optional_pages(app, docname, source):

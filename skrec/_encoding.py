@@ -7,7 +7,7 @@ be any hashable values of one type.
 import numpy as np
 import pandas as pd
 
-__all__ = ["IdEncoder"]
+__all__ = ["IdEncoder", "id_kind"]
 
 
 class IdEncoder:
@@ -38,7 +38,7 @@ class IdEncoder:
             If ``ids`` are of another kind (numbers, strings, ...) than the vocabulary's: the
             same value as a string and as a number would otherwise be two ids.
         """
-        new, known = _kind(pd.Index(ids)), _kind(self.index)
+        new, known = id_kind(pd.Index(ids)), id_kind(self.index)
         if len(ids) and new != known:
             raise TypeError(
                 f"The {self.index.name!r} ids of this fit are {new}, but the fitted model's are {known} "
@@ -74,7 +74,7 @@ class IdEncoder:
         return self.index.take(np.asarray(codes)).to_numpy()
 
 
-def _kind(index):
+def id_kind(index):
     """The kind of ids an index holds: ``"numbers"``, ``"strings"`` or pandas' inferred type."""
     inferred = pd.api.types.infer_dtype(index, skipna=True)
     if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skrec import _persistence, metrics
+from skrec._features import encode_features, padded_features
 from skrec._interactions import build_training_set
 from skrec._model import MultiTaskModel, check_same_architecture, copy_weights, model_from_state, model_state
 from skrec._requests import answer, build_request
@@ -166,6 +167,28 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         What :meth:`recommend` does for a user not seen in ``fit`` and without ``history``:
         ``"popular"`` gives the items most users interacted with in ``fit``, with a
         :class:`~skrec.exceptions.ColdStartWarning`; ``"error"`` raises ``ValueError``.
+    user_features, item_features : "auto", None or transformer, default="auto"
+        How the columns of the ``users`` / ``items`` frames given to :meth:`fit` become
+        features of the user / item vectors. Each user (item) vector is its own embedding plus
+        the sum of its features' embeddings, weighted by the feature values scaled to unit norm
+        per row (LightFM's design: Kula, "Metadata embeddings for user and item cold-start
+        recommendations", 2015); the biases get the same feature terms. ``"auto"`` encodes
+        each column by its dtype (categories and strings one indicator per value held by at
+        least two rows, ``"A|B"`` strings one per token, 0/1 and bool columns as they are,
+        other numbers and dates' years in 10 quantile bins; identifiers and free text such as
+        titles are left out; see ``skrec._features.default_encoder``). A scikit-learn
+        transformer (e.g. a ``ColumnTransformer``; any object with ``fit`` and
+        ``transform``, dense or sparse output) is cloned and fitted on the frame without its
+        id column. None uses no feature (the frame only adds titles to :meth:`recommend`).
+        Ids listed in a frame whose features are used but absent from ``X`` are **cold-start**
+        users or items: they get a row, are scored from their features alone (their own
+        embedding stays zero) and are recommended and rated like the others; cold-start items
+        are no negatives of the retrieval loss. Not supported with ``warm_start`` yet.
+    id_dropout : float, default=0.0
+        Share of training rows in which a user's or item's own embedding is hidden, so that
+        its features alone must score it (DropoutNet: Volkovs et al., "DropoutNet: addressing
+        cold start in recommender systems", NeurIPS 2017). Only ids with features are
+        affected; in [0, 1).
     user_col : str, default="user_id"
         Column of ``X`` holding user ids.
     item_col : str, default="movie_id"
@@ -192,6 +215,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     rating_range_ : tuple of float
         Lowest and highest rating seen in ``fit``. Ratings are scaled to ``[0, 1]`` with it
         for training and predictions are clipped to it.
+    user_feature_names_, item_feature_names_ : ndarray of str
+        The features of the users' and items' vectors (the feature transformer's
+        ``get_feature_names_out``); empty without side features.
     item_info_ : pandas.DataFrame or None
         The ``items`` frame given to ``fit``, indexed by item id, restricted to ``items_``.
         Its columns are appended to the output of :meth:`recommend`.
@@ -265,6 +291,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         n_iter_no_change=3,
         warm_start=False,
         unknown_users="popular",
+        user_features="auto",
+        item_features="auto",
+        id_dropout=0.0,
         user_col="user_id",
         item_col="movie_id",
         random_state=None,
@@ -292,6 +321,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.unknown_users = unknown_users
+        self.user_features = user_features
+        self.item_features = item_features
+        self.id_dropout = id_dropout
         self.user_col = user_col
         self.item_col = item_col
         self.random_state = random_state
@@ -319,30 +351,39 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             mean over its rows. Non-negative and finite; None weighs every row 1. Routed by
             scikit-learn's metadata routing (``set_fit_request(sample_weight=True)``).
         users : pandas.DataFrame, default=None
-            Side information keyed by ``user_col`` (e.g. ``fetch_movielens().users``). It is
-            validated (column present, ids unique); the model does not use its features yet.
+            Side information keyed by ``user_col`` (e.g. ``fetch_movielens().users``), one
+            row per user; its other columns become user features (see ``user_features``).
         items : pandas.DataFrame, default=None
-            Side information keyed by ``item_col`` (e.g. ``fetch_movielens().movies``). Its
-            other columns (e.g. the title) are appended to the output of :meth:`recommend`.
+            Side information keyed by ``item_col`` (e.g. ``fetch_movielens().movies``), one
+            row per item; its other columns become item features (see ``item_features``) and
+            are appended to the output of :meth:`recommend`.
 
         Returns
         -------
         self : MultiTaskRecommender
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If a side frame lacks its id column or repeats an id, holds ids of another kind
+            than ``X``'s, or its feature transformer returns another number of rows or values
+            that are not finite; or with ``warm_start`` and side features.
         """
         check_params(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
         ratings = check_ratings(y, len(user_ids))
         weights = check_sample_weight(sample_weight, len(user_ids))
-        item_frame = self._check_side_frames(users, items, item_ids)
+        frames = self._check_side_frames(users, items, item_ids)
         self._check_devices()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        data = self._training_set(user_ids, item_ids, ratings, weights, seed)
-        model = self._build_model(data, seed)
+        features = self._side_features(frames)
+        data = self._training_set(user_ids, item_ids, ratings, weights, seed, features)
+        model = self._build_model(data, seed, features)
         history = self._train(model, data, seed)
         # Fitted state is only set once training succeeded: an interrupted fit leaves the
         # estimator as it was.
-        self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(item_frame, data))
+        self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(frames["item"], data))
         self._record_features(X)
         return self
 
@@ -377,14 +418,19 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return self.warm_start and self.__sklearn_is_fitted__()
 
     def _check_side_frames(self, users, items, item_ids):
-        """Validate the side frames; return ``items`` indexed by item id, or None."""
+        """Validate the side frames; return them indexed by id (``{"user": ..., "item": ...}``, None if absent)."""
+        frames = {"user": None, "item": None}
         if users is not None:
-            check_side_frame(users, self.user_col, name="users")
-        if items is None:
-            return None
-        frame = check_side_frame(items, self.item_col, name="items")
-        _warn_if_sliced(frame, item_ids)
-        return frame
+            frames["user"] = check_side_frame(users, self.user_col, name="users")
+        if items is not None:
+            frames["item"] = check_side_frame(items, self.item_col, name="items")
+            _warn_if_sliced(frames["item"], item_ids)
+        return frames
+
+    def _feature_spec(self, space, frames):
+        """The encoder of ``space``'s features (``"auto"`` or a transformer), or None when unused."""
+        spec = self.user_features if space == "user" else self.item_features
+        return None if frames[space] is None else spec
 
     def _check_devices(self):
         """Under a data-parallel distribution, every batch must split evenly over the devices."""
@@ -396,8 +442,26 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"{int(self.batch_size) // devices * devices or devices}."
             )
 
-    def _training_set(self, user_ids, item_ids, ratings, weights, seed):
-        """Step 1: encode the interactions (extending the fitted vocabularies when warm)."""
+    def _side_features(self, frames):
+        """Step 1: the features of each side frame, ``{"user": SideFeatures or None, "item": ...}``.
+
+        A warm start with features is refused here, before anything changes: warm starts do
+        not carry features yet.
+        """
+        features = {space: None if (spec := self._feature_spec(space, frames)) is None else encode_features(frames[space], spec) for space in frames}
+        if self._warm() and any(side is not None for side in features.values()):
+            raise ValueError(
+                "warm_start does not support side features yet: pass user_features=None and item_features=None "
+                "to continue training without them, or set warm_start=False to refit."
+            )
+        return features
+
+    def _training_set(self, user_ids, item_ids, ratings, weights, seed, features):
+        """Step 2: encode the interactions (extending the fitted vocabularies when warm).
+
+        The ids of a side frame with features get rows too (cold-start users and items).
+        """
+        extra = {space: None if side is None else side.index for space, side in features.items()}
         return build_training_set(
             user_ids,
             item_ids,
@@ -406,10 +470,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             previous=self._interactions_ if self._warm() else None,
             validation_fraction=self.validation_fraction if self.early_stopping else None,
             seed=seed,
+            extra_users=extra["user"],
+            extra_items=extra["item"],
         )
 
-    def _build_model(self, data, seed):
-        """Step 2: a new Keras model sized for ``data`` (holding the fitted weights when warm)."""
+    def _build_model(self, data, seed, features):
+        """Step 3: a new Keras model sized for ``data`` (holding the fitted weights when warm)."""
+        index = {"user": data.interactions.users.index, "item": data.interactions.items.index}
+        padded = {s: None if f is None else padded_features(f.rows(index[s])) for s, f in features.items()}
+        names = {s: () if f is None else f.names for s, f in features.items()}
+        widths = {s: 1 if p is None else p[0].shape[1] for s, p in padded.items()}
         model = MultiTaskModel(
             n_users=data.n_users,
             n_items=data.n_items,
@@ -423,10 +493,20 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             l2=self.l2,
             rating_mean=data.rating_mean(),
             seed=seed,
+            user_feature_names=names["user"],
+            item_feature_names=names["item"],
+            user_feature_width=widths["user"],
+            item_feature_width=widths["item"],
         )
         if self._warm():
             check_same_architecture(self.model_, model)
             copy_weights(self.model_, model)
+        else:
+            model.build()
+        for space, rows in padded.items():
+            if rows is not None:
+                model.set_features(space, *rows)
+                model.mark_cold(space, data.interactions.cold(space))
         return model
 
     def _negatives_for(self, n_items):
@@ -444,7 +524,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return "catalogue" if n_items <= 4 * self.n_negatives else "sampled"
 
     def _train(self, model, data, seed):
-        """Step 3: train ``model`` on ``data``; return the per-epoch history."""
+        """Step 4: train ``model`` on ``data``; return the per-epoch history."""
         options = TrainingOptions(
             optimizer=self.optimizer,
             optimizer_params=self.optimizer_params,
@@ -459,6 +539,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             max_history=int(self.max_history),
             n_negatives=int(self.n_negatives),
             devices=data_parallel_devices(),
+            id_dropout=float(self.id_dropout),
         )
         return train(model, data, options, seed)
 
@@ -476,7 +557,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return None if item_frame is None else item_frame.reindex(data.interactions.items.index)
 
     def _set_fitted_state(self, model, interactions, history, item_info):
-        """Step 4: the fitted attributes, set together (by ``fit`` and by :func:`load`)."""
+        """Step 5: the fitted attributes, set together (by ``fit`` and by :func:`load`)."""
         self.model_ = model
         self.history_ = history
         self.users_ = interactions.users.index
@@ -484,6 +565,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.rating_range_ = interactions.rating_range
         self.retrieval_negatives_ = model.retrieval_negatives
         self.item_info_ = item_info
+        self.user_feature_names_ = np.asarray(model.feature_names["user"], dtype=object)
+        self.item_feature_names_ = np.asarray(model.feature_names["item"], dtype=object)
         self._interactions_ = interactions
 
     def set_params(self, **params):

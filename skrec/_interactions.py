@@ -15,9 +15,10 @@ Nothing here knows the estimator or the Keras model: it works on NumPy, pandas a
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from skrec._encoding import IdEncoder
+from skrec._encoding import IdEncoder, id_kind
 from skrec._keras import keras
 
 __all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists"]
@@ -124,6 +125,11 @@ class Interactions:
         """Number of users who interacted with each item."""
         return np.bincount(self.seen.indices, minlength=self.seen.shape[1])
 
+    def cold(self, space):
+        """Rows of ``"user"`` or ``"item"`` ids without any interaction (known from side features only)."""
+        counts = np.diff(self.seen.indptr) if space == "user" else np.bincount(self.seen.indices, minlength=self.seen.shape[1])
+        return np.flatnonzero(counts == 0)
+
     def seen_pairs(self):
         """The (user, item) code pairs of :attr:`seen`, in row order."""
         return _pairs(self.seen)
@@ -174,19 +180,28 @@ class TrainingSet:
         weights = self.weights[rows]
         return float(np.average(self.scaled[rows], weights=weights)) if weights.sum() else 0.5
 
+    def negative_items(self):
+        """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).
+
+        An item known only from its side features has no interaction because it is new, not
+        because users pass it over: as a negative it would learn to be avoided.
+        """
+        cold = self.interactions.cold("item")
+        return np.arange(self.n_items) if not len(cold) else np.setdiff1d(np.arange(self.n_items), cold)
+
     def item_probability(self):
         """Share of the training rows that hold each item: the in-batch sampling probability."""
         counts = np.bincount(self.items[self.train], minlength=self.n_items)
         return counts / max(len(self.train), 1)
 
-    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None, multiple=1):
+    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None):
         """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
         sampling probability of each candidate for the log-Q correction.
         """
         rows = self.train
-        negatives = None if n_negatives is None else (n_negatives, self.item_probability())
+        negatives = None if n_negatives is None else (n_negatives, self.item_probability(), self.negative_items())
         return RatingBatches(
             self.users[rows],
             self.items[rows],
@@ -200,6 +215,7 @@ class TrainingSet:
             negatives=negatives,
             prepare=prepare,
             multiple=multiple,
+            id_dropout=id_dropout,
         )
 
     def held_out_data(self):
@@ -212,7 +228,7 @@ class TrainingSet:
         return self.users[rows], self.items[rows], self.scaled[rows], self.weights[rows], seen
 
 
-def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, validation_fraction=None, seed=0):
+def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, validation_fraction=None, seed=0, extra_users=None, extra_items=None):
     """Encode one fit's interactions and merge them with ``previous`` (warm start) if given.
 
     Parameters
@@ -230,13 +246,22 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
         Share of the rows to hold out for early stopping; None holds out nothing.
     seed : int
         Seeds the early-stopping split.
+    extra_users, extra_items : pandas.Index or None
+        Ids that get an embedding row without any interaction (cold-start users and items
+        known from their side features; not with ``previous``).
 
     Returns
     -------
     TrainingSet
+
+    Raises
+    ------
+    ValueError
+        If extra ids are of another kind (numbers, strings) than the interactions' ids.
     """
     if previous is None:
-        user_encoder, item_encoder = IdEncoder(user_ids), IdEncoder(item_ids)
+        user_encoder = IdEncoder(_with_extra(user_ids, extra_users, "users"))
+        item_encoder = IdEncoder(_with_extra(item_ids, extra_items, "items"))
         rating_range = _rating_range(ratings)
     else:
         user_encoder, item_encoder = previous.users.extended(user_ids), previous.items.extended(item_ids)
@@ -256,6 +281,19 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
     history = seen_matrix(np.concatenate([old_u, u[train]]), np.concatenate([old_i, i[train]]), n_users, n_items)
     interactions = Interactions(user_encoder, item_encoder, rating_range, seen, means)
     return TrainingSet(interactions, u, i, scaled, weights, train, held_out, history)
+
+
+def _with_extra(ids, extra, name):
+    """``ids`` followed by the ``extra`` ids, which must be of the same kind."""
+    if extra is None or not len(extra):
+        return ids
+    kinds = id_kind(pd.Index(extra)), id_kind(pd.Index(pd.unique(ids)))
+    if kinds[0] != kinds[1]:
+        raise ValueError(
+            f"The ids of the `{name}` frame are {kinds[0]} but those of X are {kinds[1]}: one id would be two. "
+            f"Convert one of them, e.g. with .astype(str)."
+        )
+    return pd.concat([pd.Series(ids).reset_index(drop=True), pd.Series(extra)], ignore_index=True).rename(getattr(ids, "name", None))
 
 
 def _rating_range(ratings):
@@ -375,12 +413,14 @@ class RatingBatches(keras.utils.PyDataset):
     row's ``user_slot`` is its user's position among them), padded with zero weights to a
     fixed number of entries so that every batch has one shape; if the batch's histories would
     not fit, every user's cap is lowered until they do. With ``negatives = (n,
-    item_probability)`` the inputs hold the ``"candidate"`` items of ``n`` draws (half of them
-    from the batch's items, which follow ``item_probability``, half uniform over the
-    catalogue), each listed once and padded to ``n``, with ``"candidate_probability"`` and
+    item_probability, eligible)`` the inputs hold the ``"candidate"`` items of ``n`` draws (half
+    of them from the batch's items, which follow ``item_probability``, half uniform over the
+    ``eligible`` items), each listed once and padded to ``n``, with ``"candidate_probability"`` and
     ``"own_probability"`` (the probability that one draw is the candidate, or the row's own
     item; zero marks padding) and each row's ``"positive"`` column (see
-    ``MultiTaskModel._sampled_logits``). ``prepare`` (e.g. the row-sparse step's) transforms the inputs.
+    ``MultiTaskModel._sampled_logits``). With ``id_dropout = (rate, featured users, featured
+    items)`` the inputs hold ``"user_keep"`` and ``"item_keep"`` (see :meth:`_id_keep`).
+    ``prepare`` (e.g. the row-sparse step's) transforms the inputs.
 
     Owning the randomness (rather than ``model.fit(shuffle=True)``, which draws from NumPy's
     or TensorFlow's global generator) makes training reproducible without touching global
@@ -403,8 +443,10 @@ class RatingBatches(keras.utils.PyDataset):
         negatives=None,
         prepare=None,
         multiple=1,
+        id_dropout=None,
     ):
         super().__init__()
+        self._id_dropout = id_dropout
         weights = np.ones(len(ratings), "float32") if weights is None else weights
         self._data = (users.astype("int32"), items.astype("int32"), ratings, weights)
         self._batch_size, self._multiple = batch_size, multiple
@@ -433,6 +475,8 @@ class RatingBatches(keras.utils.PyDataset):
             inputs.update(self._history_inputs(users, rng))
         if self._negatives is not None:
             inputs.update(self._negative_inputs(items, rng))
+        if self._id_dropout is not None:
+            inputs.update(self._id_keep(users, items, rng))
         inputs = self._prepare(inputs) if self._prepare else inputs
         return inputs, np.where(rated, ratings, 0).astype("float32"), weights
 
@@ -470,11 +514,11 @@ class RatingBatches(keras.utils.PyDataset):
 
     def _negative_inputs(self, items, rng):
         """The sampled candidates of a batch, padded; see the class doc."""
-        n, popularity = self._negatives
+        n, popularity, eligible = self._negatives
         from_batch = min(n // 2, len(items))
-        draws = np.concatenate([rng.choice(items, from_batch, replace=False), rng.integers(0, len(popularity), n - from_batch)])
+        draws = np.concatenate([rng.choice(items, from_batch, replace=False), eligible[rng.integers(0, len(eligible), n - from_batch)]])
         candidates = np.unique(draws)
-        probability = lambda ids: (from_batch * popularity[ids] + (n - from_batch) / len(popularity)) / n  # noqa: E731
+        probability = lambda ids: (from_batch * popularity[ids] + (n - from_batch) / len(eligible)) / n  # noqa: E731
         column = np.minimum(np.searchsorted(candidates, items), len(candidates) - 1)
         pad = n - len(candidates)
         return {
@@ -483,6 +527,18 @@ class RatingBatches(keras.utils.PyDataset):
             "own_probability": probability(items).astype("float32"),
             "positive": np.where(candidates[column] == items, column + 1, 0).astype("int32"),
         }
+
+    def _id_keep(self, users, items, rng):
+        """``user_keep``/``item_keep``: 0 where a row's own embedding is hidden (``id_dropout``), else 1.
+
+        Only ids with features are hidden, each row independently with probability ``rate``.
+        """
+        rate, featured_users, featured_items = self._id_dropout
+        out = {}
+        for key, ids, featured in (("user_keep", users, featured_users), ("item_keep", items, featured_items)):
+            hidden = rng.random(len(ids)) < rate
+            out[key] = (1.0 - (hidden & featured[ids] if featured is not None else 0 * hidden)).astype("float32")
+        return out
 
     def on_epoch_end(self):
         self._epoch += 1

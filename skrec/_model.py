@@ -76,6 +76,11 @@ class MultiTaskModel(keras.Model):
         l2: float. Weight of the L2 penalty.
         rating_mean: float. Initial global mean of the ``"dot"`` head (scaled ratings).
         seed: int or None. Seed of every initializer.
+        user_feature_names, item_feature_names: sequence of str. The side features; each
+            user (item) table row gets the weighted sum of its features' embeddings (keras-rs
+            ``EmbedReduce``) added, with the padded feature ids and weights of every row held
+            as non-trainable weights (set by :meth:`set_features`). Empty: no features.
+        user_feature_width, item_feature_width: int. Most features of one row.
 
     Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
     when training with ``"sampled"`` negatives, ``"candidate": int [n]``,
@@ -99,6 +104,10 @@ class MultiTaskModel(keras.Model):
         l2=0.0,
         rating_mean=0.5,
         seed=None,
+        user_feature_names=(),
+        item_feature_names=(),
+        user_feature_width=1,
+        item_feature_width=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -120,6 +129,8 @@ class MultiTaskModel(keras.Model):
         self.l2 = float(l2)
         self.rating_mean = float(rating_mean)
         self.seed = seed
+        self.feature_names = {"user": [str(n) for n in user_feature_names], "item": [str(n) for n in item_feature_names]}
+        self.feature_width = {"user": int(user_feature_width), "item": int(item_feature_width)}
         self._make_layers(_seed_sequence(seed, 16))
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -139,6 +150,11 @@ class MultiTaskModel(keras.Model):
         if self.rating_head == "mlp":
             hidden = [keras.layers.Dense(size, activation="relu", kernel_initializer=glorot()) for size in self.layer_sizes]
             self.rating_mlp = keras.Sequential(hidden + [keras.layers.Dense(1, kernel_initializer=glorot())], name="rating_head")
+        for space, width in (("user", dim + biases), ("item", dim + biases + int(mapped))):
+            if self.feature_names[space]:
+                init = ZeroTail(table_init(), width - dim) if width > dim else table_init()
+                layer = keras_rs.layers.EmbedReduce(len(self.feature_names[space]), width, combiner="sum", embeddings_initializer=init, name=f"{space}_feature_embedding")
+                setattr(self, f"{space}_feature_embedding", layer)
         if self.implicit_feedback:
             self.implicit_embedding = keras.layers.Embedding(self.n_items, dim, embeddings_initializer=table_init(), name="implicit_embedding")
         if mapped:
@@ -149,6 +165,7 @@ class MultiTaskModel(keras.Model):
     def build(self, input_shape=None):
         for name in self.table_names():
             getattr(self, name).build((None,))
+        self._build_features()
         if self.rating_head == "mlp":
             self.rating_mlp.build((None, 2 * self.embedding_dim))
         else:
@@ -159,6 +176,57 @@ class MultiTaskModel(keras.Model):
             self.user_map.build((None, self.embedding_dim))
             self.item_map.build((None, self.embedding_dim))
         self.built = True
+
+    def _build_features(self):
+        """Feature embeddings and, per user or item, its padded feature ids and weights (constants)."""
+        for space in ("user", "item"):
+            if not self.feature_names[space]:
+                continue
+            n, width = (self.n_users if space == "user" else self.n_items), self.feature_width[space]
+            getattr(self, f"{space}_feature_embedding").build((None, width))
+            ids = self.add_weight(shape=(n, width), initializer="zeros", dtype="int32", trainable=False, name=f"{space}_feature_ids")
+            weights = self.add_weight(shape=(n, width), initializer="zeros", trainable=False, name=f"{space}_feature_weights")
+            setattr(self, f"{space}_feature_ids", ids)
+            setattr(self, f"{space}_feature_weights", weights)
+        if self.feature_names["item"]:
+            self.item_negative = self.add_weight(shape=(self.n_items,), initializer="ones", trainable=False, name="item_negative")
+
+    def set_features(self, space, ids, weights):
+        """Set the padded feature ``ids`` and ``weights`` (``[n_rows, width]``) of ``"user"`` or ``"item"`` rows."""
+        getattr(self, f"{space}_feature_ids").assign(ids)
+        getattr(self, f"{space}_feature_weights").assign(weights)
+
+    def featured_rows(self, space):
+        """Boolean ``[n_rows]``: which ``"user"`` or ``"item"`` rows have a feature, or None without features."""
+        if not self.feature_names[space]:
+            return None
+        return np.abs(np.asarray(getattr(self, f"{space}_feature_weights").value)).sum(axis=1) > 0
+
+    def mark_cold(self, space, rows):
+        """Mark ``"user"`` or ``"item"`` rows as cold start: known from their features alone.
+
+        Their own table rows are set to zero (they are never trained), and cold items are no
+        negatives of the catalogue softmax (see ``TrainingSet.negative_items``).
+        """
+        if not len(rows):
+            return
+        table = getattr(self, f"{space}_embedding").embeddings
+        values = np.array(table.value)
+        values[np.asarray(rows)] = 0.0
+        table.assign(values)
+        if space == "item":
+            mask = np.ones(self.n_items, "float32")
+            mask[np.asarray(rows)] = 0.0
+            self.item_negative.assign(mask)
+
+    def _with_features(self, space, table_rows, ids):
+        """``table_rows`` plus the weighted sum of the features' embeddings of ``ids`` (if any)."""
+        if not self.feature_names[space]:
+            return table_rows
+        ids = ops.cast(ids, "int32")
+        feature_ids = ops.take(getattr(self, f"{space}_feature_ids"), ids, axis=0)
+        feature_weights = ops.take(getattr(self, f"{space}_feature_weights"), ids, axis=0)
+        return table_rows + getattr(self, f"{space}_feature_embedding")(feature_ids, weights=feature_weights)
 
     def table_names(self, space=None):
         """Names of the embedding tables this model has (of one id ``space`` if given)."""
@@ -174,11 +242,20 @@ class MultiTaskModel(keras.Model):
         return [s for s in spaces if not (s == "item" and self.retrieval_negatives == "catalogue")]
 
     # ---------------------------------------------------------------- lookups
-    def _rows(self, table, key, ids, rows):
-        """Rows of ``table`` for the ids of input ``key``: from ``rows`` if the step gave them."""
+    def _rows(self, table, key, ids, rows, keep=None):
+        """Rows of ``table`` for the ids of input ``key``: from ``rows`` if the step gave them.
+
+        The user and item tables' rows come with their features' sum added; ``keep`` (0 or 1
+        per row, ``id_dropout``) hides a row's own part, leaving its features.
+        """
         if rows is not None and key in rows:
-            return rows[key][table]
-        return ops.take(getattr(self, table).embeddings, ids, axis=0)
+            found = rows[key][table]
+        else:
+            found = ops.take(getattr(self, table).embeddings, ids, axis=0)
+        if keep is not None:
+            found = found * ops.expand_dims(ops.cast(keep, found.dtype), -1)
+        space = {"user_embedding": "user", "item_embedding": "item"}.get(table)
+        return found if space is None else self._with_features(space, found, ids)
 
     def _user_parts(self, rows):
         """``(embedding, rating bias or None)`` of rows of the user table."""
@@ -193,9 +270,9 @@ class MultiTaskModel(keras.Model):
 
     # ---------------------------------------------------------------- towers
     def call(self, inputs, training=False, rows=None):
-        user_rows = self._rows("user_embedding", "user", inputs["user"], rows)
+        user_rows = self._rows("user_embedding", "user", inputs["user"], rows, inputs.get("user_keep"))
         user_vector = self._user_vector(user_rows, inputs, rows)
-        out = self._outputs(user_vector, user_rows, inputs["item"], rows)
+        out = self._outputs(user_vector, user_rows, inputs["item"], rows, inputs.get("item_keep"))
         if training:
             out.update(self._retrieval_logits(inputs, user_vector, out["item_vector"], out.get("retrieval_bias"), rows))
         return out
@@ -224,8 +301,8 @@ class MultiTaskModel(keras.Model):
             implicit = ops.take(implicit, inputs["user_slot"], axis=0)
         return vectors + implicit
 
-    def _outputs(self, user_vector, user_rows, items, rows):
-        item_vector, item_bias, retrieval_bias = self._item_parts(self._rows("item_embedding", "item", items, rows))
+    def _outputs(self, user_vector, user_rows, items, rows, keep=None):
+        item_vector, item_bias, retrieval_bias = self._item_parts(self._rows("item_embedding", "item", items, rows, keep))
         out = {"user_vector": user_vector, "item_vector": item_vector}
         if self.rating_head == "dot":
             out["user_bias"] = self._user_parts(user_rows)[1]
@@ -248,7 +325,10 @@ class MultiTaskModel(keras.Model):
         if self.retrieval_negatives == "in_batch":
             return {"retrieval_logits": ops.matmul(user_vector, ops.transpose(item_vector)), "positive": ops.arange(n)}
         if self.retrieval_negatives == "catalogue":
-            return {"retrieval_logits": self.retrieval_scores(user_vector), "positive": ops.cast(inputs["item"], "int32")}
+            logits = self.retrieval_scores(user_vector)
+            if self.feature_names["item"]:
+                logits = ops.where(ops.expand_dims(self.item_negative > 0, 0), logits, _REMOVED)
+            return {"retrieval_logits": logits, "positive": ops.cast(inputs["item"], "int32")}
         logits = self._sampled_logits(inputs, user_vector, item_vector, retrieval_bias, rows)
         return {"retrieval_logits": logits, "positive": inputs["positive"]}
 
@@ -295,7 +375,8 @@ class MultiTaskModel(keras.Model):
 
     def candidate_embeddings(self, rating_weight=0.0):
         """Candidate vectors of every item, shape ``[n_items, width]``; see :meth:`query_embeddings`."""
-        items, item_bias, retrieval_bias = self._item_parts(self.item_embedding.embeddings)
+        table = self.item_embedding.embeddings
+        items, item_bias, retrieval_bias = self._item_parts(self._with_features("item", table, ops.arange(self.n_items)))
         if self.retrieval_negatives == "in_batch":
             parts = [items]
         else:
@@ -364,6 +445,10 @@ class MultiTaskModel(keras.Model):
             l2=self.l2,
             rating_mean=self.rating_mean,
             seed=self.seed,
+            user_feature_names=list(self.feature_names["user"]),
+            item_feature_names=list(self.feature_names["item"]),
+            user_feature_width=self.feature_width["user"],
+            item_feature_width=self.feature_width["item"],
         )
         return config
 

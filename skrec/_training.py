@@ -40,6 +40,15 @@ class TrainingOptions:
     max_history: int
     n_negatives: int
     devices: int = 1
+    id_dropout: float = 0.0
+
+
+def _id_dropout(model, rate):
+    """``(rate, user rows with features, item rows with features)`` for the batches, or None."""
+    featured = {space: model.featured_rows(space) for space in ("user", "item")}
+    if not rate or all(rows is None for rows in featured.values()):
+        return None
+    return rate, featured["user"], featured["item"]
 
 
 def train(model, data, options, seed):
@@ -66,6 +75,7 @@ def train(model, data, options, seed):
         n_negatives=options.n_negatives if model.retrieval_negatives == "sampled" else None,
         prepare=plan.prepare if plan else None,
         multiple=options.devices,
+        id_dropout=_id_dropout(model, options.id_dropout),
     )
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:

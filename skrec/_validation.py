@@ -83,6 +83,13 @@ def _random_state(value):
     return value is None or isinstance(value, np.random.RandomState) or _Interval(numbers.Integral, 0, 2**32 - 1).accepts(value)
 
 
+def _feature_spec(value):
+    return value is None or (isinstance(value, str) and value == "auto") or (
+        not isinstance(value, (str, type)) and all(callable(getattr(value, m, None)) for m in ("fit", "transform"))
+    )
+
+
+_FEATURES = _Check(_feature_spec, "'auto', None or a scikit-learn transformer (an object with fit and transform)")
 _BOOL = _Options(True, False)
 _WEIGHT = _Interval(numbers.Real, 0.0)
 _COLUMN = _Check(lambda v: isinstance(v, str) and bool(v), "a non-empty str")
@@ -113,6 +120,9 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": _Interval(numbers.Integral, 1),
     "warm_start": _BOOL,
     "unknown_users": _Options("popular", "error"),
+    "user_features": _FEATURES,
+    "item_features": _FEATURES,
+    "id_dropout": _Interval(numbers.Real, 0.0, 1.0, closed="left"),
     "user_col": _COLUMN,
     "item_col": _COLUMN,
     "random_state": _Check(_random_state, "an int in [0, 2**32 - 1], a numpy.random.RandomState or None"),

@@ -30,6 +30,11 @@ SCRIPT = textwrap.dedent(
     restored = pickle.loads(pickle.dumps(a))
     np.testing.assert_array_equal(restored.predict(X), pred)
     assert 0.0 <= a.score(X, y) <= 1.0
+    # side features and a cold-start item (id 99, in the frame only)
+    items = pd.DataFrame({"movie_id": list(range(40)) + [99], "kind": ["a", "b"] * 20 + ["a"]})
+    c = MultiTaskRecommender(**params).fit(X, y, items=items)
+    assert 99 in set(c.items_) and list(c.item_feature_names_) == ["kind__kind_a", "kind__kind_b"]
+    assert np.isfinite(c.predict(pd.DataFrame({"user_id": [0], "movie_id": [99]}))).all()
     print("tensorflow backend ok")
     """
 )

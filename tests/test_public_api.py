@@ -83,6 +83,7 @@ _LAYERS = [
     "skrec._retrieval",
     "skrec._model",
     "skrec._interactions",
+    "skrec._features",
     "skrec._frames",
     "skrec._validation",
     "skrec._encoding",

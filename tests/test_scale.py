@@ -100,7 +100,7 @@ def test_sampled_logits_are_log_q_corrected_with_own_items_once():
 
 def test_sampled_candidates_follow_the_mixture_and_list_own_items():
     popularity = np.array([0.5, 0.3, 0.1, 0.1])
-    batches = RatingBatches(np.arange(8), np.array([0, 0, 1, 0, 2, 1, 0, 3]), np.zeros(8, "float32"), 8, 0, negatives=(4, popularity))
+    batches = RatingBatches(np.arange(8), np.array([0, 0, 1, 0, 2, 1, 0, 3]), np.zeros(8, "float32"), 8, 0, negatives=(4, popularity, np.arange(len(popularity))))
     inputs = batches[0][0]
     candidates, probability = inputs["candidate"], inputs["candidate_probability"]
     real = probability > 0

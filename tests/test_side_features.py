@@ -1,0 +1,197 @@
+"""Side features: the users and items frames feed the towers, and cold-start ids are scored from them."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
+
+from skrec import MultiTaskRecommender, load
+from skrec._features import default_encoder, encode_features, padded_features
+from skrec.exceptions import InvalidParameterError
+
+FAST = dict(epochs=30, embedding_dim=8, batch_size=256, learning_rate=0.02, random_state=0)
+
+
+def _taste_data(seed=0, n_users=60, n_items=40, n_cold=6):
+    """Users of two groups; each group rates its kind of item 5 and the other kind 1.
+
+    The last ``n_cold`` items (half of each kind) and the last 2 users (one per group) are
+    listed in the side frames but have no rating in ``X``.
+    """
+    rng = np.random.default_rng(seed)
+    users = pd.DataFrame({"user_id": np.arange(n_users), "group": np.where(np.arange(n_users) % 2, "b", "a")})
+    items = pd.DataFrame({"movie_id": np.arange(n_items) + 1000, "kind": np.where(np.arange(n_items) % 2, "b", "a")})
+    items["title"] = [f"Item {i}" for i in range(n_items)]
+    warm_users, warm_items = users.iloc[:-2], items.iloc[:-n_cold]
+    pairs = pd.DataFrame(
+        [(u, i) for u in warm_users.user_id for i in warm_items.movie_id if rng.random() < 0.5], columns=["user_id", "movie_id"]
+    )
+    same = users.set_index("user_id").group[pairs.user_id].to_numpy() == items.set_index("movie_id").kind[pairs.movie_id].to_numpy()
+    ratings = np.where(same, 5.0, 1.0)
+    return pairs, ratings, users, items
+
+
+@pytest.fixture(scope="module")
+def taste():
+    return _taste_data()
+
+
+@pytest.fixture(scope="module")
+def with_features(taste):
+    X, y, users, items = taste
+    return MultiTaskRecommender(**FAST).fit(X, y, users=users, items=items)
+
+
+def test_default_encoder_picks_an_encoder_per_dtype():
+    frame = pd.DataFrame(
+        {
+            "flag": [True, False, True, False, True, True],
+            "genre_action": [0, 1, 1, 0, 0, 0],
+            "age": [18.0, 25.0, np.nan, 60.0, 33.0, 41.0],
+            "released": pd.to_datetime(["1990-01-01", "1995-06-01", "2001-01-01", "1990-03-01", "2005-01-01", "2010-01-01"]),
+            "colour": pd.Categorical(["red", "red", "blue", None, "blue", None]),
+            "size": ["S", "S", "M", "M", "L", "XL"],
+            "genres": ["Action|Comedy", "Drama", None, "Comedy", "Drama", "Drama"],
+            "title": ["A", "B", "C", "D", "E", "E"],
+            "duration": pd.to_timedelta([1, 2, 3, 4, 5, 6], unit="D"),
+        }
+    )
+    names = list(default_encoder(frame).fit(frame).get_feature_names_out())
+    assert "flag__flag" in names and "genre_action__genre_action" in names
+    assert {"genres__Action", "genres__Comedy", "genres__Drama"} <= set(names)
+    assert {"colour__colour_red", "colour__colour_blue", "colour__colour_missing"} <= set(names)
+    assert {"size__size_S", "size__size_M", "size__size_infrequent_sklearn"} <= set(names)  # L and XL: one row each
+    assert sum(n.startswith("age__") for n in names) >= 3 and sum(n.startswith("released__") for n in names) >= 3
+    assert not any(n.startswith(("title", "duration")) for n in names)
+
+
+def test_feature_rows_are_padded_with_unit_norm_and_unknown_ids_get_none():
+    frame = pd.DataFrame({"colour": ["red", "blue", "red"], "genres": ["A|B", "A", "B|C"]}, index=pd.Index([10, 20, 30]))
+    rows = encode_features(frame, "auto").rows(pd.Index([30, 99, 10]))
+    dense = rows.toarray()
+    assert dense.shape == (3, 5) and dense[1].sum() == 0
+    np.testing.assert_array_equal(dense[0], dense[0].astype(bool))  # 0/1 values for 0/1 features
+    ids, weights = padded_features(rows)
+    assert ids.shape == (3, 3)
+    np.testing.assert_allclose(np.sqrt((weights**2).sum(axis=1)), [1.0, 0.0, 1.0], rtol=1e-6)
+    rebuilt = np.zeros_like(dense)
+    for row in range(3):
+        np.add.at(rebuilt[row], ids[row], weights[row] * np.sqrt(dense[row].sum() or 1))
+    np.testing.assert_allclose(rebuilt, dense, rtol=1e-6)
+
+
+def test_cold_start_items_are_rated_from_their_features(taste, with_features):
+    X, y, users, items = taste
+    cold_a, cold_b = items.movie_id.iloc[-6::2], items.movie_id.iloc[-5::2]
+    assert set(cold_a) | set(cold_b) <= set(with_features.items_)
+    group_a = users.user_id[users.group == "a"].iloc[:10]
+    pairs = lambda cold: pd.DataFrame({"user_id": np.repeat(group_a, len(cold)), "movie_id": np.tile(cold, len(group_a))})  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ColdStartWarning: the items are known from their features
+        liked, disliked = with_features.predict(pairs(cold_a)), with_features.predict(pairs(cold_b))
+    assert liked.mean() - disliked.mean() > 1.5  # measured 2.1 stars; 0 without features
+
+
+def test_cold_start_items_are_recommended_to_the_users_who_like_their_kind(taste, with_features):
+    X, y, users, items = taste
+    cold = items.movie_id.iloc[-6:]
+    top = with_features.recommend(users.user_id.iloc[:20], k=3, candidates=cold)
+    kinds = items.set_index("movie_id").kind[top.movie_id].to_numpy()
+    groups = users.set_index("user_id").group[top.user_id].to_numpy()
+    assert (kinds == groups).mean() == 1.0
+
+
+def test_cold_start_users_are_served_from_their_features(taste, with_features):
+    X, y, users, items = taste
+    new_a, new_b = users.user_id.iloc[-2], users.user_id.iloc[-1]  # groups a, b; no rating in X
+    top = with_features.recommend([new_a, new_b], k=5)
+    kinds = items.set_index("movie_id").kind[top.movie_id].to_numpy()
+    expected = np.where(top.user_id.to_numpy() == new_a, "a", "b")
+    assert (kinds == expected).mean() >= 0.9
+
+
+def test_without_features_frames_change_nothing_but_the_titles(taste):
+    X, y, users, items = taste
+    plain = MultiTaskRecommender(**FAST).fit(X, y)
+    unused = MultiTaskRecommender(**FAST, user_features=None, item_features=None).fit(X, y, users=users, items=items)
+    assert len(unused.items_) == len(plain.items_) and len(unused.item_feature_names_) == 0
+    np.testing.assert_allclose(unused.predict(X.iloc[:50]), plain.predict(X.iloc[:50]), rtol=1e-6)
+    assert "title" in unused.recommend(X.user_id.iloc[:1], k=2).columns
+
+
+def test_a_frame_without_usable_columns_adds_titles_only_and_allows_warm_starts(taste):
+    X, y, users, items = taste
+    model = MultiTaskRecommender(**{**FAST, "epochs": 1}, warm_start=True).fit(X, y, items=items[["movie_id", "title"]])
+    assert len(model.items_) == X.movie_id.nunique() and len(model.item_feature_names_) == 0
+    model.fit(X, y, items=items[["movie_id", "title"]])
+    assert "title" in model.recommend(X.user_id.iloc[:1], k=2).columns
+
+
+def test_a_transformer_is_cloned_fitted_on_the_frame_and_used(taste):
+    X, y, users, items = taste
+    encoder = ColumnTransformer([("kind", OneHotEncoder(), ["kind"])])
+    model = MultiTaskRecommender(**FAST, item_features=encoder, user_features=None).fit(X, y, items=items)
+    assert list(model.item_feature_names_) == ["kind__kind_a", "kind__kind_b"]
+    assert not hasattr(encoder, "transformers_")  # the caller's transformer is left unfitted
+    cold = items.movie_id.iloc[-6:]
+    rated = model.predict(pd.DataFrame({"user_id": 0, "movie_id": cold}))  # user 0 is in group "a"
+    assert rated[::2].mean() - rated[1::2].mean() > 1.5  # measured 2.4 stars
+
+
+def test_the_frames_passed_in_are_not_modified(taste):
+    X, y, users, items = taste
+    before = users.copy(), items.copy()
+    MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y, users=users, items=items)
+    pd.testing.assert_frame_equal(users, before[0])
+    pd.testing.assert_frame_equal(items, before[1])
+
+
+def test_save_load_and_pickle_keep_the_features(taste, with_features, tmp_path):
+    X, y, users, items = taste
+    pairs = pd.DataFrame({"user_id": [0, 1, users.user_id.iloc[-1]], "movie_id": items.movie_id.iloc[-3:].to_numpy()})
+    expected = with_features.predict(pairs)
+    with_features.save(tmp_path / "model")
+    for restored in (load(tmp_path / "model"), pickle.loads(pickle.dumps(with_features))):
+        np.testing.assert_allclose(restored.predict(pairs), expected, rtol=1e-5)
+        np.testing.assert_array_equal(restored.item_feature_names_, with_features.item_feature_names_)
+
+
+def test_save_refuses_a_transformer_parameter_and_writes_nothing(taste, tmp_path):
+    X, y, users, items = taste
+    encoder = ColumnTransformer([("kind", OneHotEncoder(), ["kind"])])
+    model = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=encoder).fit(X, y, items=items)
+    with pytest.raises(ValueError, match="item_features.*cannot be stored"):
+        model.save(tmp_path / "model")
+    assert not list(tmp_path.iterdir())
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict(X.iloc[:20]), model.predict(X.iloc[:20]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", ["yes", 3, OneHotEncoder])
+def test_a_feature_spec_that_is_not_a_transformer_is_refused(taste, value):
+    X, y, users, items = taste
+    with pytest.raises(InvalidParameterError, match="item_features"):
+        MultiTaskRecommender(item_features=value).fit(X, y, items=items)
+
+
+class _WrongRows:
+    def fit(self, frame, y=None):
+        return self
+
+    def transform(self, frame):
+        return np.ones((len(frame) + 1, 2))
+
+
+def test_bad_feature_inputs_raise_before_training(taste):
+    X, y, users, items = taste
+    with pytest.raises(ValueError, match="returned 41 rows for a frame of 40"):
+        MultiTaskRecommender(item_features=_WrongRows()).fit(X, y, items=items)
+    with pytest.raises(ValueError, match="`items` frame are string"):
+        MultiTaskRecommender().fit(X, y, items=items.assign(movie_id=items.movie_id.astype(str)))
+    fitted = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start does not support side features"):
+        fitted.set_params(warm_start=True).fit(X, y, items=items)
