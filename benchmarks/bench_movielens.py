@@ -44,7 +44,8 @@ INTRO = """\
 One `MultiTaskRecommender` with its default parameters, fitted once per fold, against the
 classic libraries on both tasks. Targets (issue 3): P1 RMSE <= 0.915, P2 Recall@10 >= 0.24
 and NDCG@10 >= 0.33 as five-fold means. LightFM has no wheel for current Pythons and is not
-run here; the issue measured LightFM WARP (64 components, 30 epochs) at Recall@10 0.232 and
+run here (`pip install --no-build-isolation lightfm` builds it; the side-features benchmark
+runs it); the issue measured LightFM WARP (64 components, 30 epochs) at Recall@10 0.232 and
 NDCG@10 0.322, 2.6 s per fold.
 
 How the defaults were chosen: a plain-Keras probe (SVD++-style user vector, biased-MF rating

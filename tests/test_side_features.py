@@ -195,3 +195,33 @@ def test_bad_feature_inputs_raise_before_training(taste):
     fitted = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match="warm_start does not support side features"):
         fitted.set_params(warm_start=True).fit(X, y, items=items)
+
+
+def test_cold_start_items_are_never_negatives(taste, with_features):
+    X, y, users, items = taste
+    cold = with_features.items_.get_indexer(items.movie_id.iloc[-6:])
+    mask = np.asarray(with_features.model_.item_negative.value)
+    assert (mask[cold] == 0).all() and mask.sum() == len(mask) - 6  # catalogue softmax: cold logits removed
+    from skrec._interactions import build_training_set
+
+    data = build_training_set(X.user_id, X.movie_id, y, np.ones(len(y)), extra_items=pd.Index(items.movie_id))
+    negatives = data.negative_items()
+    assert len(negatives) == len(items) - 6 and not np.isin(cold, negatives).any()  # sampled: never drawn
+    batches = data.batches(64, 0, n_negatives=32)
+    drawn = np.concatenate([batches[b][0]["candidate"] for b in range(len(batches))])
+    assert not np.isin(cold, drawn).any()
+
+
+def test_id_dropout_hides_only_ids_with_features_at_its_rate():
+    from skrec._interactions import RatingBatches
+
+    n = 20000
+    featured = np.arange(100) < 50  # ids 0..49 have features
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 100, n), rng.integers(0, 100, n)
+    batches = RatingBatches(users, items, np.zeros(n, "float32"), n, 0, id_dropout=(0.25, featured, None))
+    inputs = batches[0][0]
+    hidden = inputs["user_keep"] == 0
+    assert not hidden[~featured[inputs["user"]]].any()
+    assert abs(hidden[featured[inputs["user"]]].mean() - 0.25) < 0.02
+    assert (inputs["item_keep"] == 1).all()  # no item features: nothing hidden
