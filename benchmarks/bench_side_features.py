@@ -16,7 +16,11 @@ genres, summed). LightFM runs when it is installed: it has no wheel for Python 3
 a module, which build isolation breaks); ``pip install --no-build-isolation lightfm`` builds it.
 
     SKREC_DATA=/path/to/data python benchmarks/bench_side_features.py [--folds u1,u2] [--write]
-        [--id-dropout 0,0.25]
+        [--id-dropout 0,0.25] [--choose-id-dropout]
+
+``--choose-id-dropout`` compares the ``--id-dropout`` values on new items of validation splits
+of the training folds only (how the default was chosen; known ids' side of the trade-off is
+``benchmarks/validate_defaults.py --side '{"id_dropout": 0.25}'``).
 """
 
 import argparse
@@ -241,15 +245,42 @@ def _ranking(relevant, top):
     return {"Recall@10": metrics.recall_at_k(relevant, top, **KW), "NDCG@10": metrics.ndcg_at_k(relevant, top, **KW)}
 
 
+def choose_id_dropout(folds, rates, side, movies):
+    """NDCG@10 of new items on validation splits of the training folds only (how ``id_dropout`` was chosen).
+
+    In each ``uN.base``, a seeded 10% of the movies (another draw than P6's) is held out of
+    fitting; its ratings >= 4 in ``uN.base`` by the remaining users are the relevant items,
+    ranked among the held-out movies. ``uN.test`` is never read.
+    """
+    rows = []
+    for fold in folds:
+        base, _ = fetch_movielens_fold(fold)
+        held = np.sort(np.random.default_rng(1).choice(movies["movie_id"].to_numpy(), int(round(0.1 * len(movies))), replace=False))
+        fit_part = base[~base["movie_id"].isin(held)]
+        relevant = base[base["movie_id"].isin(held) & (base["rating"] >= 4)][["user_id", "movie_id"]]
+        relevant = relevant[relevant["user_id"].isin(fit_part["user_id"])]
+        for rate in rates:
+            top, _ = p6(fit_part, relevant, held, side, rate)
+            rows.append({"id_dropout": rate, "fold": fold, **_ranking(relevant, top)})
+            print(rows[-1], flush=True)
+    return pd.DataFrame(rows).drop(columns="fold").groupby("id_dropout").mean()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", default="u1,u2,u3,u4,u5")
     parser.add_argument("--id-dropout", default="0,0.25", help="id_dropout values to compare (comma-separated)")
     parser.add_argument("--skip-p1p2", action="store_true")
     parser.add_argument("--write", action="store_true", help="write the tables to docs/side_features.md")
+    parser.add_argument("--choose-id-dropout", action="store_true",
+                        help="only compare the --id-dropout values on new items of validation splits of the training folds")
     args = parser.parse_args(argv)
     data = fetch_movielens()
     side = {"users": data.users, "items": data.movies}
+    if args.choose_id_dropout:
+        table = choose_id_dropout(args.folds.split(","), [float(v) for v in args.id_dropout.split(",")], side, data.movies)
+        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        return
     genres = genre_matrix(data.movies)
     rates = [float(v) for v in args.id_dropout.split(",")]
     rows_p12, rows_p6, rows_p7 = [], [], []
