@@ -23,7 +23,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder, normalize
 
 __all__ = ["SideFeatures", "default_encoder", "encode_features", "padded_features", "SEPARATOR", "N_BINS"]
 
@@ -85,7 +85,7 @@ def _column_step(name, column):
 
 def _categorical_step(name, column):
     values = column.dropna()
-    if not values.map(lambda v: isinstance(v, str)).all() and not isinstance(column.dtype, pd.CategoricalDtype):
+    if not isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.infer_dtype(values) not in ("string", "empty"):
         return None
     if values.astype(str).str.contains(SEPARATOR, regex=False).any():
         tokens = CountVectorizer(tokenizer=_split, token_pattern=None, lowercase=False, binary=True)
@@ -102,7 +102,7 @@ def _is_indicator(column):
 
 
 def _binner(column):
-    n_bins = int(max(2, min(N_BINS, pd.Series(column).nunique())))
+    n_bins = int(max(2, min(N_BINS, column.nunique())))
     bins = KBinsDiscretizer(n_bins=n_bins, encode="onehot", strategy="quantile", quantile_method="averaged_inverted_cdf", subsample=None)
     return make_pipeline(FunctionTransformer(_as_float, feature_names_out="one-to-one"), SimpleImputer(strategy="median", keep_empty_features=True), bins)
 
@@ -112,13 +112,14 @@ def _as_float(frame):
 
 
 def _as_object(frame):
-    """Strings (categories included) as an object array; missing values as NaN, a value of their own."""
+    """Strings (categories included) as an object array; missing values become ``"missing"``, a value of their own."""
     frame = pd.DataFrame(frame).astype(object)
     return frame.where(frame.notna(), "missing").astype(str).to_numpy()
 
 
 def _as_text(column):
-    return pd.Series(column).astype(object).where(pd.Series(column).notna(), "").astype(str).tolist()
+    column = pd.Series(column).astype(object)
+    return column.where(column.notna(), "").astype(str).tolist()
 
 
 def _split(text):
@@ -141,13 +142,11 @@ class SideFeatures:
         The ids of the frame's rows.
     names : ndarray of str, shape (n_features,)
         The features, as the transformer's ``get_feature_names_out`` names them.
-    encoder : the fitted transformer
     """
 
     values: sp.csr_matrix
     index: pd.Index
     names: np.ndarray
-    encoder: object
 
     def rows(self, ids):
         """Feature rows of ``ids`` (an id absent from the frame gets an empty row), CSR float32."""
@@ -195,7 +194,7 @@ def encode_features(frame, encoder):
     _check_output(values, frame, fitted)
     if not values.shape[1]:
         return None
-    return SideFeatures(values, frame.index, _feature_names(fitted, values.shape[1]), fitted)
+    return SideFeatures(values, frame.index, _feature_names(fitted, values.shape[1]))
 
 
 def _check_output(values, frame, fitted):
@@ -220,14 +219,13 @@ def padded_features(features):
     for 0/1 values); padding has id 0 and weight 0. ``width`` is the largest number of nonzero
     features of a row (at least 1).
     """
-    features = sp.csr_matrix(features)
+    features = normalize(sp.csr_matrix(features, dtype=np.float32), norm="l2")
     lengths = np.diff(features.indptr)
     width = max(1, int(lengths.max(initial=0)))
-    norms = np.sqrt(np.asarray(features.multiply(features).sum(axis=1)).ravel())
     rows = np.repeat(np.arange(features.shape[0]), lengths)
     position = np.arange(features.nnz) - np.repeat(features.indptr[:-1], lengths)
     ids = np.zeros((features.shape[0], width), dtype=np.int32)
     weights = np.zeros((features.shape[0], width), dtype=np.float32)
     ids[rows, position] = features.indices
-    weights[rows, position] = features.data / np.maximum(norms[rows], 1e-12)
+    weights[rows, position] = features.data
     return ids, weights

@@ -127,7 +127,7 @@ class Interactions:
 
     def cold(self, space):
         """Rows of ``"user"`` or ``"item"`` ids without any interaction (known from side features only)."""
-        counts = np.diff(self.seen.indptr) if space == "user" else np.bincount(self.seen.indices, minlength=self.seen.shape[1])
+        counts = np.diff(self.seen.indptr) if space == "user" else self.popularity()
         return np.flatnonzero(counts == 0)
 
     def seen_pairs(self):
@@ -186,8 +186,7 @@ class TrainingSet:
         An item known only from its side features has no interaction because it is new, not
         because users pass it over: as a negative it would learn to be avoided.
         """
-        cold = self.interactions.cold("item")
-        return np.arange(self.n_items) if not len(cold) else np.setdiff1d(np.arange(self.n_items), cold)
+        return np.flatnonzero(self.interactions.popularity() > 0)
 
     def item_probability(self):
         """Share of the training rows that hold each item: the in-batch sampling probability."""
