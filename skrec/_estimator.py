@@ -13,6 +13,7 @@ from skrec import _persistence, metrics
 from skrec._features import encode_features, padded_features
 from skrec._interactions import build_training_set
 from skrec._model import MultiTaskModel, check_same_architecture, copy_weights, model_from_state, model_state
+from skrec._new_ids import extended_codes, new_ids, rate_pairs
 from skrec._requests import answer, build_request
 from skrec._retrieval import predict_scaled, similar_items
 from skrec._training import TrainingOptions, data_parallel_devices, multitask_score, train
@@ -387,7 +388,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         history = self._train(model, data, seed)
         # Fitted state is only set once training succeeded: an interrupted fit leaves the
         # estimator as it was.
-        self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(frames["item"], data))
+        encoders = {space: None if side is None else side.encoder for space, side in features.items()}
+        self._set_fitted_state(model, data.interactions, self._merged_history(history), self._item_info(frames["item"], data), encoders)
         self._record_features(X)
         return self
 
@@ -560,8 +562,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             item_frame = self.item_info_
         return None if item_frame is None else item_frame.reindex(data.interactions.items.index)
 
-    def _set_fitted_state(self, model, interactions, history, item_info):
-        """Step 5: the fitted attributes, set together (by ``fit`` and by :func:`load`)."""
+    def _set_fitted_state(self, model, interactions, history, item_info, encoders):
+        """Step 5: the fitted attributes, set together (by ``fit`` and by :func:`load`).
+
+        ``encoders`` holds the fitted feature encoding of each space (``"user"``, ``"item"``;
+        None without features), for the frames given to ``predict`` and ``recommend``.
+        """
         self.model_ = model
         self.history_ = history
         self.users_ = interactions.users.index
@@ -572,6 +578,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.user_feature_names_ = np.asarray(model.feature_names["user"], dtype=object)
         self.item_feature_names_ = np.asarray(model.feature_names["item"], dtype=object)
         self._interactions_ = interactions
+        self._encoders_ = dict(encoders)
 
     def set_params(self, **params):
         """Set parameters; ``optimizer__<name>=value`` sets one entry of ``optimizer_params``.
@@ -598,7 +605,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         The file is a zip archive of ``metadata.json`` (the skrec, Keras and backend versions,
         the parameters, the Keras model's config, the side frames' schema) and ``arrays.npz``
         (the model's weights, the id vocabularies, the seen items, the rating sums, the side
-        frames' columns); loading it runs no code, unlike ``pickle``. It is written to a
+        frames' columns), plus, with side features, the fitted feature transformers (and a
+        transformer given as ``user_features`` / ``item_features``) in ``skops.io``'s format;
+        loading it runs no code, unlike ``pickle``. It is written to a
         temporary file in the same folder and then moved into place, so an existing file is
         replaced only by a complete one. A file is read by the same major.minor version of
         skrec.
@@ -607,15 +616,22 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ----------
         path : str or path-like
             Where to write; an existing file is replaced.
+
+        Raises
+        ------
+        ValueError
+            If a parameter, a feature transformer or a column of ``item_info_`` cannot be
+            stored (e.g. a transformer holding a lambda); nothing is written then.
         """
         check_is_fitted(self)
         _persistence.save(
             path,
-            params=self.get_params(),
+            params=self.get_params(deep=False),
             model=self.model_,
             interactions=self._interactions_,
             history=self.history_,
             item_info=self.item_info_,
+            encoders=self._encoders_,
         )
 
     def __getstate__(self):
@@ -643,25 +659,43 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return tags
 
     # -------------------------------------------------------------- predict
-    def predict(self, X):
+    def predict(self, X, *, users=None, items=None):
         """Predict the rating of each (user, item) pair, on the scale of the ``y`` of ``fit``.
 
         Parameters
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, 2)
             The pairs, as in :meth:`fit`.
+        users, items : pandas.DataFrame or None, default=None
+            Side frames (as in :meth:`fit`, with at least its columns) describing users or
+            items that ``fit`` did not see: they are rated from their features, encoded as in
+            ``fit`` (a new user has no history in ``predict``: its vector is its features').
+            Rows of ids seen in ``fit`` are not used.
 
         Returns
         -------
         ratings : ndarray of shape (n_samples,)
-            Predicted ratings, clipped to ``rating_range_``. Pairs with an unknown user or
-            item get the cold-start fallback described in the class Notes.
+            Predicted ratings, clipped to ``rating_range_``. Pairs with a user or item
+            unknown to the model and to the frames get the cold-start fallback described in
+            the class Notes.
 
         Raises
         ------
         ValueError
             If the model was fitted without any rating (implicit feedback): it has no rating
-            scale to predict on.
+            scale to predict on; if a frame is given for a side the model has no features of,
+            or lacks a column its features were fitted on.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skrec import MultiTaskRecommender
+        >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30]})
+        >>> movies = pd.DataFrame({"movie_id": [10, 20, 30], "genre": ["Drama", "Comedy", "Drama"]})
+        >>> rec = MultiTaskRecommender(epochs=2, random_state=0).fit(X, [5, 3, 4, 2], items=movies)
+        >>> new = pd.DataFrame({"movie_id": [40], "genre": ["Comedy"]})  # not in fit
+        >>> rec.predict(pd.DataFrame({"user_id": [1], "movie_id": [40]}), items=new).shape
+        (1,)
         """
         check_is_fitted(self)
         if not self._interactions_.has_ratings:
@@ -671,16 +705,43 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"with ratings in y to use predict()."
             )
         user_ids, item_ids = self._read_ids(X)
-        return self._predict_codes(*self._interactions_.encode(user_ids, item_ids))
+        new = self._serving_ids(users, items)
+        u, i = self._interactions_.encode(user_ids, item_ids)
+        u = extended_codes(u, user_ids, new["user"], len(self.users_))
+        i = extended_codes(i, item_ids, new["item"], len(self.items_))
+        return self._predict_codes(u, i, new)
 
-    def _predict_codes(self, u, i):
-        """Ratings of encoded pairs (``-1`` = unknown id), on the scale of ``y``."""
+    def _serving_ids(self, users, items):
+        """The ids of the serving frames that ``fit`` did not see: ``{"user": NewIds or None, "item": ...}``."""
+        out = {}
+        for space, frame in (("user", users), ("item", items)):
+            out[space] = None if frame is None else self._new_ids_of(space, frame)
+        return out
+
+    def _new_ids_of(self, space, frame):
+        name, col = (("users", self.user_col) if space == "user" else ("items", self.item_col))
+        frame = check_side_frame(frame, col, name=name)
+        if self._encoders_.get(space) is None:
+            raise ValueError(
+                f"`{name}` was given, but this model was fitted without {space} features: ids it did not "
+                f"see cannot be scored from a frame. Refit with the `{name}` frame (and {space}_features not None)."
+            )
+        vocabulary = self._interactions_.users if space == "user" else self._interactions_.items
+        return new_ids(self.model_, space, self._encoders_[space], frame, vocabulary)
+
+    def _predict_codes(self, u, i, new=None):
+        """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``."""
         known = (u >= 0) & (i >= 0)
         low, high = self.rating_range_
         out = np.empty(len(u), dtype=np.float64)
-        if known.any():
-            scaled = predict_scaled(self.model_, u[known], i[known], self._interactions_.seen)
-            out[known] = scaled * self._interactions_.span + low
+        fitted = known & (u < len(self.users_)) & (i < len(self.items_))
+        if fitted.any():
+            scaled = predict_scaled(self.model_, u[fitted], i[fitted], self._interactions_.seen)
+            out[fitted] = scaled * self._interactions_.span + low
+        if (known & ~fitted).any():
+            pairs = known & ~fitted
+            scaled = rate_pairs(self.model_, u[pairs], i[pairs], self._interactions_.seen, new["user"], new["item"])
+            out[pairs] = scaled * self._interactions_.span + low
         if not known.all():
             out[~known] = self._cold_start(u[~known], i[~known])
         return np.clip(out, low, high)
@@ -697,7 +758,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return self._interactions_.means.predict(u, i)
 
     # ------------------------------------------------------------ recommend
-    def recommend(self, user_ids, k=10, *, exclude_seen=True, history=None, candidates=None, exclude_items=None):
+    def recommend(self, user_ids, k=10, *, exclude_seen=True, history=None, candidates=None, exclude_items=None, users=None, items=None):
         """Return the top-``k`` items of each user, best first.
 
         Parameters
@@ -725,6 +786,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         exclude_items : list-like, pandas.DataFrame or None, default=None
             Items never to recommend: a list-like of item ids for every user, or a frame of
             (``user_col``, ``item_col``) pairs for some users (e.g. items already shown).
+        users : pandas.DataFrame or None, default=None
+            A side frame (as in :meth:`fit`) describing users that ``fit`` did not see: their
+            vectors are their features' (encoded as in ``fit``), the start of the fold-in when
+            they also have a ``history``. Rows of users seen in ``fit`` are not used.
+        items : pandas.DataFrame or None, default=None
+            A side frame describing items that ``fit`` did not see: they join the catalogue
+            for this call (cold start), scored from their features; ``candidates`` and
+            ``exclude_items`` may name them. Rows of items seen in ``fit`` are not used. The
+            output shows the frame's values of the columns of ``item_info_`` for them.
 
         Returns
         -------
@@ -756,7 +826,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             When some users get the most popular items, with their count.
         """
         check_is_fitted(self)
-        k = check_k(k, len(self.items_))
+        new = self._serving_ids(users, items)
+        k = check_k(k, len(self.items_) + (0 if new["item"] is None else len(new["item"].index)))
         requested = pd.Index(pd.unique(pd.Series(_id_list(user_ids, "user_ids"))))
         if not len(requested):
             raise ValueError("`user_ids` is empty: give at least one user id.")
@@ -769,10 +840,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             candidates=None if candidates is None else check_item_list(candidates, name="candidates"),
             exclude=check_exclusions(exclude_items, self.user_col, self.item_col),
             lam=self._ridge_weight(),
+            new_users=new["user"],
+            new_items=new["item"],
         )
         self._check_unknown_users(request)
-        rows, ranks, items, scores = answer(self.model_, self._interactions_, request, k, self._rating_blend())
-        return self._recommendation_frame(request.user_ids[rows], ranks, items, scores)
+        rows, ranks, codes, scores = answer(self.model_, self._interactions_, request, k, self._rating_blend())
+        return self._recommendation_frame(request.user_ids[rows], ranks, codes, scores, new["item"])
 
     def _checked_history(self, history):
         """The validated ``history`` (ids, items, scaled ratings); ValueError for known users."""
@@ -815,19 +888,17 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             stacklevel=3,
         )
 
-    def _recommendation_frame(self, users, ranks, items, scores):
-        """The long output frame of :meth:`recommend` from encoded top-k rows."""
-        out = pd.DataFrame(
-            {
-                self.user_col: np.asarray(users),
-                "rank": ranks,
-                self.item_col: self._interactions_.items.inverse_transform(items),
-                "score": scores,
-            }
-        )
-        if self.item_info_ is not None:
-            info = self.item_info_.iloc[items].reset_index(drop=True)
-            out = pd.concat([out, info], axis=1)
+    def _recommendation_frame(self, users, ranks, items, scores, new_items=None):
+        """The long output frame of :meth:`recommend` from encoded top-k rows (new items past the catalogue)."""
+        catalogue = self._interactions_.items.index
+        info = self.item_info_
+        if new_items is not None:
+            catalogue = catalogue.append(new_items.index)
+            if info is not None:
+                info = pd.concat([info, new_items.frame.reindex(columns=info.columns)])
+        out = pd.DataFrame({self.user_col: np.asarray(users), "rank": ranks, self.item_col: catalogue.take(items).to_numpy(), "score": scores})
+        if info is not None:
+            out = pd.concat([out, info.iloc[items].reset_index(drop=True)], axis=1)
         return out
 
     def similar_items(self, item_ids, k=10):
@@ -966,13 +1037,17 @@ def _warn_if_sliced(frame, item_ids):
         )
 
 
-def load(path):
+def load(path, *, trusted=()):
     """Read an estimator written by :meth:`MultiTaskRecommender.save`.
 
     Parameters
     ----------
     path : str or path-like
         The file.
+    trusted : sequence of str, default=()
+        Types (``"module.name"``) that the stored feature transformers may hold besides
+        scikit-learn's, NumPy's, SciPy's and skrec's own, which are trusted; a file holding
+        any other type is refused (``skops.io``'s rule: loading builds only trusted types).
 
     Returns
     -------
@@ -983,8 +1058,9 @@ def load(path):
     Raises
     ------
     ValueError
-        If the file is not a skrec model file, is truncated or corrupt, or was written by a
-        version of skrec or Keras this one cannot read.
+        If the file is not a skrec model file, is truncated or corrupt, was written by a
+        version of skrec or Keras this one cannot read, or holds an untrusted type (the
+        message names it).
 
     Examples
     --------
@@ -997,9 +1073,9 @@ def load(path):
     >>> skrec.load(path).recommend([1], k=1).shape
     (1, 4)
     """
-    state = _persistence.load(path)
+    state = _persistence.load(path, trusted=tuple(trusted))
     estimator = MultiTaskRecommender(**state.params)
-    estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info)
+    estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info, state.encoders)
     estimator.n_features_in_ = 2
     return estimator
 

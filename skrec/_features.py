@@ -25,7 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder, normalize
 
-__all__ = ["SideFeatures", "default_encoder", "encode_features", "padded_features", "SEPARATOR", "N_BINS"]
+__all__ = ["FeatureEncoder", "SideFeatures", "default_encoder", "encode_features", "padded_features", "SEPARATOR", "N_BINS"]
 
 # A string column whose values hold this separator is multi-valued ("Action|Comedy").
 SEPARATOR = "|"
@@ -131,6 +131,52 @@ def _year(frame):
 
 
 @dataclass
+class FeatureEncoder:
+    """A fitted feature transformer and the side-frame columns it reads.
+
+    Kept by the fitted estimator so that ids first met at serving time (in the frames given
+    to ``predict`` or ``recommend``) get their features by the same encoding as in ``fit``.
+
+    Attributes
+    ----------
+    transformer : scikit-learn transformer
+        Fitted on the side frame of ``fit``.
+    columns : list
+        The side frame's columns at fit (without the id column), in order.
+    names : ndarray of str, shape (n_features,)
+        The features, as the transformer's ``get_feature_names_out`` names them.
+    string_columns : bool
+        Whether the transformer reads the columns under ``str`` names (the default encoder).
+    """
+
+    transformer: object
+    columns: list
+    names: np.ndarray
+    string_columns: bool = False
+
+    def transform(self, frame):
+        """Feature rows of ``frame`` (indexed by id), CSR float32 of shape ``(len(frame), n_features)``.
+
+        Raises
+        ------
+        ValueError
+            If ``frame`` lacks a column of ``fit``'s frame, or the transformer's output has
+            another number of rows or values that are not finite.
+        """
+        missing = [column for column in self.columns if column not in frame.columns]
+        if missing:
+            raise ValueError(f"The side frame lacks the column(s) {missing} that its features were fitted on.")
+        frame = frame[self.columns]
+        if self.string_columns:
+            frame = frame.set_axis([str(name) for name in frame.columns], axis=1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+            values = sp.csr_matrix(self.transformer.transform(frame), dtype=np.float32)
+        _check_output(values, frame, self.transformer, len(self.names))
+        return values
+
+
+@dataclass
 class SideFeatures:
     """The features of one side frame (users or items), fitted on it.
 
@@ -140,13 +186,17 @@ class SideFeatures:
         Feature values of each row of the frame.
     index : pandas.Index
         The ids of the frame's rows.
-    names : ndarray of str, shape (n_features,)
-        The features, as the transformer's ``get_feature_names_out`` names them.
+    encoder : FeatureEncoder
+        The fitted encoding, for frames met later.
     """
 
     values: sp.csr_matrix
     index: pd.Index
-    names: np.ndarray
+    encoder: FeatureEncoder
+
+    @property
+    def names(self):
+        return self.encoder.names
 
     def rows(self, ids):
         """Feature rows of ``ids`` (an id absent from the frame gets an empty row), CSR float32."""
@@ -180,9 +230,10 @@ def encode_features(frame, encoder):
         If the transformer's output has another number of rows than ``frame`` or holds
         values that are not finite.
     """
-    if isinstance(encoder, str):
+    columns, auto = list(frame.columns), isinstance(encoder, str)
+    if auto:
         frame = frame.set_axis([str(name) for name in frame.columns], axis=1)  # scikit-learn wants str names
-    fitted = default_encoder(frame) if isinstance(encoder, str) else clone(encoder, safe=False)
+    fitted = default_encoder(frame) if auto else clone(encoder, safe=False)
     if fitted is None:
         return None
     with warnings.catch_warnings():
@@ -194,12 +245,15 @@ def encode_features(frame, encoder):
     _check_output(values, frame, fitted)
     if not values.shape[1]:
         return None
-    return SideFeatures(values, frame.index, _feature_names(fitted, values.shape[1]))
+    names = _feature_names(fitted, values.shape[1])
+    return SideFeatures(values, frame.index, FeatureEncoder(fitted, columns, names, auto))
 
 
-def _check_output(values, frame, fitted):
+def _check_output(values, frame, fitted, n_features=None):
     if values.shape[0] != len(frame):
         raise ValueError(f"The feature transformer {type(fitted).__name__} returned {values.shape[0]} rows for a frame of {len(frame)}.")
+    if n_features is not None and values.shape[1] != n_features:
+        raise ValueError(f"The feature transformer {type(fitted).__name__} returned {values.shape[1]} features; it was fitted with {n_features}.")
     if not np.isfinite(values.data).all():
         raise ValueError(f"The feature transformer {type(fitted).__name__} returned values that are not finite (NaN or inf).")
 

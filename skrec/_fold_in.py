@@ -4,7 +4,9 @@ A new user's vector is found without refitting, in two steps:
 
 1. **Prior: the SVD++ term** (``implicit_feedback=True``): ``|N(u)|^-1/2`` times the sum of the
    implicit item table over the user's history ``N(u)``, exactly how the model represents the
-   history part of every user vector (Koren, KDD 2008). Without the term the prior is zero.
+   history part of every user vector (Koren, KDD 2008), plus the user's ``base`` vector: the
+   sum of its side features' embeddings when a ``users`` frame describes it. Without either
+   the prior is zero.
 2. **Ridge on the rated history** (``rating_head="dot"``): the vector ``v`` and bias ``b`` that
    minimise ``sum_i (mean + b + b_i + v . q_i - r_i)^2 + lam * n * (|v - prior|^2 + b^2)`` over
    the user's ``n`` rated items ``i`` (scaled ratings ``r_i``, item vectors ``q_i`` and biases
@@ -24,7 +26,7 @@ __all__ = ["fold_in"]
 _CHUNK = 4096
 
 
-def fold_in(model, n_users, rows, items, scaled, lam):
+def fold_in(model, n_users, rows, items, scaled, lam, base=None):
     """User vectors of shape ``(n_users, dim)`` for new users from their history.
 
     Parameters
@@ -38,8 +40,12 @@ def fold_in(model, n_users, rows, items, scaled, lam):
         The entry's rating on the ``[0, 1]`` scale, NaN when it has none.
     lam : float
         Ridge weight per rated item, ``l2 / ranking_weight`` (``inf`` keeps the prior).
+    base : ndarray of shape (n_users, dim) or None
+        Added to the prior: the users' vectors from their side features.
     """
     prior = _svdpp_term(model, n_users, rows, items)
+    if base is not None:
+        prior = prior + base
     rated = ~np.isnan(scaled)
     if model.rating_head != "dot" or not rated.any() or not np.isfinite(lam):
         return prior

@@ -228,6 +228,20 @@ class MultiTaskModel(keras.Model):
         feature_weights = ops.take(getattr(self, f"{space}_feature_weights"), ids, axis=0)
         return table_rows + getattr(self, f"{space}_feature_embedding")(feature_ids, weights=feature_weights)
 
+    def feature_rows(self, space, feature_ids, weights):
+        """Table rows made of features alone: the weighted sum of the features' embeddings.
+
+        These are the rows of ``"user"`` or ``"item"`` ids the model has no row for (met at
+        serving time with their features), shape ``[n, table width]``; ``feature_ids`` and
+        ``weights`` are padded as :meth:`set_features` takes them.
+        """
+        layer = getattr(self, f"{space}_feature_embedding")
+        return layer(ops.convert_to_tensor(feature_ids, "int32"), weights=ops.convert_to_tensor(weights, "float32"))
+
+    def table_rows(self, space, ids):
+        """The ``"user"`` or ``"item"`` table rows of ``ids`` with their features' sum added."""
+        return self._rows(f"{space}_embedding", space, ops.convert_to_tensor(ids, "int32"), None)
+
     def table_names(self, space=None):
         """Names of the embedding tables this model has (of one id ``space`` if given)."""
         spaces = [space] if space else list(TABLES)
@@ -284,6 +298,19 @@ class MultiTaskModel(keras.Model):
     def ratings(self, user_vector, users, items):
         """Predicted scaled ratings of ``users`` (whose vectors are ``user_vector``) for ``items``."""
         return self._outputs(user_vector, self._rows("user_embedding", "user", users, None), items, None)["rating"]
+
+    def ratings_of_rows(self, user_vector, user_rows, item_rows):
+        """Predicted scaled ratings from user vectors and user and item table rows (see :meth:`table_rows`)."""
+        item_vector, item_bias, _ = self._item_parts(ops.convert_to_tensor(item_rows))
+        out = {"user_vector": ops.convert_to_tensor(user_vector), "item_vector": item_vector}
+        if self.rating_head == "dot":
+            out["user_bias"] = self._user_parts(ops.convert_to_tensor(user_rows))[1]
+            out["item_bias"] = item_bias
+        return self._rating(out)
+
+    def user_vectors_of_rows(self, user_rows):
+        """User vectors of table rows without a history (ids met at serving time with features)."""
+        return self._user_parts(ops.convert_to_tensor(user_rows))[0]
 
     def _user_vector(self, user_rows, inputs, rows):
         """The user table's embedding plus the SVD++ term of each row's history.
@@ -373,10 +400,15 @@ class MultiTaskModel(keras.Model):
             parts += [rating_weight * user_vector, rating_weight * ops.ones_like(user_vector[:, :1])]
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def candidate_embeddings(self, rating_weight=0.0):
-        """Candidate vectors of every item, shape ``[n_items, width]``; see :meth:`query_embeddings`."""
-        table = self.item_embedding.embeddings
-        items, item_bias, retrieval_bias = self._item_parts(self._with_features("item", table, ops.arange(self.n_items)))
+    def candidate_embeddings(self, rating_weight=0.0, rows=None):
+        """Candidate vectors, shape ``[n, width]``; see :meth:`query_embeddings`.
+
+        Of every item, or of the items whose table rows are ``rows`` (see :meth:`table_rows`
+        and :meth:`feature_rows`).
+        """
+        if rows is None:
+            rows = self._with_features("item", self.item_embedding.embeddings, ops.arange(self.n_items))
+        items, item_bias, retrieval_bias = self._item_parts(ops.convert_to_tensor(rows))
         if self.retrieval_negatives == "in_batch":
             parts = [items]
         else:

@@ -7,7 +7,11 @@ The file is a zip archive holding:
   fitted state (rating range, history) and the description of the ``items`` frame's columns;
 * ``arrays.npz``: the model's weights, the id vocabularies, the seen (user, item) pairs, the
   rating sums behind the cold-start means and the ``items`` frame's columns
-  (:mod:`skrec._frames`), read with ``allow_pickle=False``.
+  (:mod:`skrec._frames`), read with ``allow_pickle=False``;
+* ``features/user.skops``, ``features/item.skops`` (models with side features): the fitted
+  feature transformers, and ``params/<name>.skops`` for a parameter that is a transformer, in
+  the format of ``skops.io``, which rebuilds scikit-learn objects without ``pickle`` and
+  refuses types it has not been told to trust.
 
 Unlike ``pickle``, nothing in it can run code on ``load``. Writing is atomic: everything is
 checked and encoded before a byte is written, the file is written next to its destination
@@ -30,32 +34,83 @@ import pandas as pd
 import scipy.sparse as sp
 
 from skrec._encoding import IdEncoder
+from skrec._features import FeatureEncoder
 from skrec._frames import decode_frame, encode_frame
 from skrec._interactions import Interactions, RatingMeans
 from skrec._model import model_from_state, model_state
 
 __all__ = ["SavedState", "save", "load"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
-SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info"])
+# Functions and types of the default feature encoding (skrec._features) that skops.io is told
+# to trust on load, besides the scikit-learn, NumPy and SciPy types it trusts itself.
+TRUSTED = [
+    "numpy.dtype",
+    "skrec._features._as_float",
+    "skrec._features._as_object",
+    "skrec._features._as_text",
+    "skrec._features._split",
+    "skrec._features._year",
+]
+
+SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders"])
 SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
 
 
-def save(path, *, params, model, interactions, history, item_info):
+def save(path, *, params, model, interactions, history, item_info, encoders):
     """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`).
 
     Raises
     ------
     ValueError
-        If a parameter or a column of ``item_info`` cannot be stored; nothing is written then.
+        If a parameter, a feature transformer or a column of ``item_info`` cannot be stored;
+        nothing is written then.
     """
+    params, objects = _split_objects(params)
     metadata, arrays = _contents(params, interactions, history, item_info)
     config, weights = model_state(model)
     metadata["model"] = _plain(config, "model configuration")
+    metadata["features"] = {space: _encoder_metadata(encoder) for space, encoder in encoders.items()}
     arrays.update({f"weights/{n}": value for n, value in enumerate(weights)})
     members = {"metadata.json": json.dumps(metadata).encode(), "arrays.npz": _npz_bytes(arrays)}
+    members.update({f"params/{name}.skops": _skops_bytes(value, f"the parameter {name}") for name, value in objects.items()})
+    for space, encoder in encoders.items():
+        if encoder is not None:
+            members[f"features/{space}.skops"] = _skops_bytes(encoder.transformer, f"the fitted {space} feature transformer")
     _write_atomically(path, members)
+
+
+def _split_objects(params):
+    """``(plain params, transformer params)``: parameters that are objects go to their own skops member."""
+    objects = {name: value for name, value in params.items() if hasattr(value, "fit") and hasattr(value, "transform")}
+    return {name: value for name, value in params.items() if name not in objects}, objects
+
+
+def _skops_bytes(obj, what):
+    import skops.io
+
+    try:
+        data = skops.io.dumps(obj)
+        # Read back here, where every type is known: a lambda or a local function is written
+        # by name but cannot be found again on load.
+        skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data))
+    except Exception as exc:  # skops raises TypeError, AttributeError, ... on what it cannot store
+        raise ValueError(
+            f"{what} ({type(obj).__name__}) cannot be stored with skops.io ({type(exc).__name__}: {exc}); "
+            f"nothing was written. Use functions defined at module level, or pickle the estimator."
+        ) from None
+    return data
+
+
+def _encoder_metadata(encoder):
+    if encoder is None:
+        return None
+    return {
+        "columns": [_plain(column, "a side frame's column name") for column in encoder.columns],
+        "names": [str(name) for name in encoder.names],
+        "string_columns": bool(encoder.string_columns),
+    }
 
 
 def _contents(params, interactions, history, item_info):
@@ -108,8 +163,11 @@ def _write_atomically(path, members):
         raise
 
 
-def load(path):
+def load(path, trusted=()):
     """Read the parts of an estimator written by :func:`save` (see :func:`skrec.load`).
+
+    ``trusted`` lists the types (``"module.name"``) a stored transformer may hold besides the
+    ones ``skops.io`` and :data:`TRUSTED` trust.
 
     Returns
     -------
@@ -120,8 +178,9 @@ def load(path):
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a skrec model file, is truncated or corrupt, or was written by a
-        version of skrec or Keras this one cannot read.
+        If the file is not a skrec model file, is truncated or corrupt, was written by a
+        version of skrec or Keras this one cannot read, or holds a transformer of a type that
+        is not trusted.
     """
     from skrec._keras import keras
 
@@ -132,19 +191,46 @@ def load(path):
             metadata = json.loads(archive.read("metadata.json"))
             _check_versions(metadata, path, keras)
             arrays = dict(np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False))
+            objects = {name: archive.read(name) for name in archive.namelist() if name.endswith(".skops")}
     except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError, zlib.error) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise  # a version mismatch, already explained
         raise ValueError(f"{path} is not a skrec model file, or it is truncated or corrupt ({exc}).") from None
 
     params = dict(metadata["params"], layer_sizes=tuple(metadata["params"]["layer_sizes"]))
+    params.update({name[len("params/") : -len(".skops")]: _from_skops(data, path, trusted) for name, data in objects.items() if name.startswith("params/")})
+    encoders = {space: _encoder(meta, objects.get(f"features/{space}.skops"), path, trusted) for space, meta in metadata["features"].items()}
     model = _model(metadata, arrays, path)
     interactions = _interactions(params, metadata, arrays)
     item_info = None
     if metadata["items"] is not None:
         item_arrays = {key[len("items/") :]: value for key, value in arrays.items() if key.startswith("items/")}
         item_info = decode_frame(metadata["items"], item_arrays, interactions.items.index)
-    return SavedState(params, model, interactions, metadata["history"], item_info)
+    return SavedState(params, model, interactions, metadata["history"], item_info, encoders)
+
+
+def _encoder(meta, data, path, trusted):
+    if meta is None:
+        return None
+    transformer = _from_skops(data, path, trusted)
+    return FeatureEncoder(transformer, list(meta["columns"]), np.asarray(meta["names"], dtype=object), meta["string_columns"])
+
+
+def _from_skops(data, path, trusted):
+    """The object of a skops.io member, if every type it holds is trusted."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=data)
+    refused = [name for name in untrusted if name not in TRUSTED and name not in trusted]
+    if refused:
+        raise ValueError(
+            f"{path} holds a transformer with types that are not trusted by default: {refused}. If you trust "
+            f"the file, load it with skrec.load(path, trusted={refused!r})."
+        )
+    try:
+        return skops.io.loads(data, trusted=untrusted)
+    except Exception as exc:  # a trusted type that this environment cannot import or rebuild
+        raise ValueError(f"{path}: a stored transformer cannot be rebuilt here ({type(exc).__name__}: {exc}).") from None
 
 
 def _interactions(params, metadata, arrays):

@@ -4,7 +4,11 @@
 
 * users seen in ``fit`` are scored with their fitted vectors (``seen`` items excluded);
 * users given a ``history`` are folded in (:mod:`skrec._fold_in`), their history excluded;
-* users with neither get the most popular items (number of users who interacted with each
+  new users described by a ``users`` frame start the fold-in from their features' vector
+  (:mod:`skrec._new_ids`), which is their whole vector when they have no history;
+* new items described by an ``items`` frame join the catalogue for this request, scored from
+  their features;
+* users with none of these get the most popular items (number of users who interacted with each
   item in ``fit``), unless the caller asked for an error;
 * ``candidates`` restricts every user to some items, ``exclude`` pairs (user, item) or items
   for everyone are left out; none of these builds a dense users x items matrix.
@@ -20,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from skrec._fold_in import fold_in
+from skrec._new_ids import extended_codes
 from skrec._retrieval import top_k, user_vectors
 
 __all__ = ["Request", "build_request", "answer"]
@@ -29,6 +34,9 @@ __all__ = ["Request", "build_request", "answer"]
 class Request:
     """The users of one ``recommend`` call, in output order, and what each may get.
 
+    Item codes past the fitted catalogue (``>= model.n_items``) are the new items of
+    ``new_items``.
+
     Attributes
     ----------
     user_ids : pandas.Index
@@ -37,10 +45,12 @@ class Request:
         Model row of each known user (the first ``len(codes)`` requests).
     folded : ndarray of shape (n_folded, dim)
         Vectors of the folded-in users, who come next.
-    excluded : scipy.sparse.csr_matrix of shape (n_requests, n_items)
+    excluded : scipy.sparse.csr_matrix of shape (n_requests, n_items + n_new_items)
         Items each request must not get.
     candidates : ndarray of int or None
         Sorted codes of the items that may be recommended; None for all.
+    new_items : NewIds or None
+        Items absent from ``fit`` that an ``items`` frame describes.
     """
 
     user_ids: pd.Index
@@ -48,76 +58,107 @@ class Request:
     folded: np.ndarray
     excluded: sp.csr_matrix
     candidates: np.ndarray
+    new_items: object = None
 
     @property
     def n_scored(self):
         return len(self.codes) + len(self.folded)
 
 
-def build_request(model, interactions, user_ids, *, exclude_seen, history, candidates, exclude, lam):
+@dataclass
+class _Items:
+    """Item ids to codes for one request: the fitted catalogue, then its new items."""
+
+    interactions: object
+    new: object
+
+    @property
+    def n(self):
+        return len(self.interactions.items) + (0 if self.new is None else len(self.new.index))
+
+    def codes(self, ids):
+        fitted = self.interactions.items
+        return extended_codes(fitted.transform(ids), ids, self.new, len(fitted))
+
+
+def build_request(model, interactions, user_ids, *, exclude_seen, history, candidates, exclude, lam, new_users=None, new_items=None):
     """A :class:`Request` for validated, distinct ``user_ids``.
 
     ``history`` is ``(user_ids, item_ids, scaled ratings)`` of new users or None; ``candidates``
     item ids or None; ``exclude`` is ``(user_ids or None, item_ids)``: pairs, or items left out
-    for everyone when the user ids are None.
+    for everyone when the user ids are None; ``new_users`` and ``new_items`` are the
+    :class:`skrec._new_ids.NewIds` of the serving frames, or None.
     """
+    items = _Items(interactions, new_items)
     codes = interactions.users.transform(user_ids)
     known = pd.Index(user_ids[codes >= 0])
     order = np.argsort(codes[codes >= 0], kind="stable")
     known, known_codes = known[order], np.sort(codes[codes >= 0])
     new = pd.Index(user_ids[codes < 0]).sort_values()
-    folded_ids, folded, history_pairs = _folded(model, interactions, new, history, lam)
+    folded_ids, folded, history_pairs = _folded(model, items, new, history, lam, new_users)
     others = new.difference(folded_ids, sort=False)
     ids = known.append(folded_ids).append(others)
-    allowed = _allowed(interactions, candidates, exclude)
-    excluded = _excluded(interactions, ids, known_codes, history_pairs, exclude_seen, exclude)
-    return Request(ids, known_codes, folded, excluded, allowed)
+    allowed = _allowed(items, candidates, exclude)
+    excluded = _excluded(items, ids, known_codes, history_pairs, exclude_seen, exclude)
+    return Request(ids, known_codes, folded, excluded, allowed, new_items)
 
 
-def _folded(model, interactions, new, history, lam):
-    """Vectors of the new users who have a history, and their history as (row, item) pairs."""
-    empty = (pd.Index([], dtype=new.dtype), np.zeros((0, model.embedding_dim), np.float32), (np.zeros(0, int), np.zeros(0, int)))
-    if history is None or not len(new):
-        return empty
-    users, items, scaled = history
-    item_codes = interactions.items.transform(items)
-    rows = pd.Index(new).get_indexer(users)
-    keep = (rows >= 0) & (item_codes >= 0)  # items unknown to the model cannot be folded in
-    folded_ids = new[np.unique(rows[keep])]
-    rows = pd.Index(folded_ids).get_indexer(users[keep])
-    vectors = fold_in(model, len(folded_ids), rows, item_codes[keep], scaled[keep], lam)
-    return folded_ids, vectors, (rows, item_codes[keep])
+def _folded(model, items, new, history, lam, new_users):
+    """Vectors of the new users who have a history or features, and their history as (row, item) pairs.
+
+    A user's features give the vector the fold-in starts from (see :func:`fold_in`'s ``base``);
+    only history items of the fitted catalogue fold in, but every known one is excluded.
+    """
+    users, item_ids, scaled = history if history is not None else (np.zeros(0), np.zeros(0), np.zeros(0))
+    codes, rows = items.codes(item_ids), pd.Index(new).get_indexer(users)
+    fitted = (rows >= 0) & (codes >= 0) & (codes < len(items.interactions.items))
+    described = np.zeros(len(new), bool) if new_users is None else new_users.index.get_indexer(new) >= 0
+    folded_ids = new[np.union1d(rows[fitted], np.flatnonzero(described)).astype(int)]
+    if not len(folded_ids):
+        return folded_ids, np.zeros((0, model.embedding_dim), np.float32), (np.zeros(0, int), np.zeros(0, int))
+    rows = pd.Index(folded_ids).get_indexer(users)
+    base = None if new_users is None else _feature_vectors(model, new_users, folded_ids)
+    vectors = fold_in(model, len(folded_ids), rows[fitted], codes[fitted], scaled[fitted], lam, base)
+    seen = (rows >= 0) & (codes >= 0)
+    return folded_ids, vectors, (rows[seen], codes[seen])
 
 
-def _allowed(interactions, candidates, exclude):
+def _feature_vectors(model, new_users, ids):
+    """The features' part of the vectors of ``ids`` (zero for those without features)."""
+    position = new_users.index.get_indexer(ids)
+    vectors = np.zeros((len(ids), model.embedding_dim), np.float32)
+    vectors[position >= 0] = new_users.rows[position[position >= 0], : model.embedding_dim]
+    return vectors
+
+
+def _allowed(items, candidates, exclude):
     """Sorted codes of the items that may be recommended, None for every item."""
     if candidates is None and (exclude is None or exclude[0] is not None):
         return None
-    allowed = np.arange(len(interactions.items))
+    allowed = np.arange(items.n)
     if candidates is not None:
-        codes = interactions.items.transform(candidates)
+        codes = items.codes(candidates)
         allowed = np.unique(codes[codes >= 0])
     if exclude is not None and exclude[0] is None:
-        allowed = np.setdiff1d(allowed, interactions.items.transform(exclude[1]))
+        allowed = np.setdiff1d(allowed, items.codes(exclude[1]))
     return allowed
 
 
-def _excluded(interactions, ids, known_codes, history_pairs, exclude_seen, exclude):
+def _excluded(items, ids, known_codes, history_pairs, exclude_seen, exclude):
     """CSR (requests x items) of the items each request must not get."""
-    n_items = len(interactions.items)
     blocks = []
     if exclude_seen:
-        seen = interactions.seen[known_codes].tocoo()
+        seen = items.interactions.seen[known_codes].tocoo()
         blocks.append((seen.row, seen.col))
-        rows, items = history_pairs
-        blocks.append((rows + len(known_codes), items))
+        rows, codes = history_pairs
+        blocks.append((rows + len(known_codes), codes))
     if exclude is not None and exclude[0] is not None:
-        rows, items = ids.get_indexer(exclude[0]), interactions.items.transform(exclude[1])
-        keep = (rows >= 0) & (items >= 0)
-        blocks.append((rows[keep], items[keep]))
+        rows, codes = ids.get_indexer(exclude[0]), items.codes(exclude[1])
+        keep = (rows >= 0) & (codes >= 0)
+        blocks.append((rows[keep], codes[keep]))
     rows = np.concatenate([b[0] for b in blocks] + [np.zeros(0, int)])
-    items = np.concatenate([b[1] for b in blocks] + [np.zeros(0, int)])
-    matrix = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, items)), shape=(len(ids), n_items))
+    codes = np.concatenate([b[1] for b in blocks] + [np.zeros(0, int)])
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, codes)), shape=(len(ids), items.n))
     matrix.sum_duplicates()
     return matrix
 
@@ -138,22 +179,24 @@ def answer(model, interactions, request, k, rating_blend):
             parts.append(request.folded[max(start, known) - known : stop - known])
         return np.concatenate(parts)
 
-    scored = top_k(model, k, vectors, n, request.excluded[:n], rating_blend, request.candidates)
+    new_rows = None if request.new_items is None else request.new_items.rows
+    scored = top_k(model, k, vectors, n, request.excluded[:n], rating_blend, request.candidates, new_rows)
     popular = _popular(interactions, request, k)
     return tuple(np.concatenate([a, b]) for a, b in zip(scored, popular))
 
 
 def _popular(interactions, request, k):
-    """The most popular allowed items of each request past the scored ones."""
+    """The most popular allowed items of each request past the scored ones (new items count 0)."""
     rows = np.arange(request.n_scored, len(request.user_ids))
     if not len(rows):
         return tuple(np.zeros(0, dtype) for dtype in ("int64", "int64", "int64", "float32"))
-    allowed = np.arange(len(interactions.items)) if request.candidates is None else request.candidates
-    popularity = interactions.popularity()[allowed]
-    ranked = allowed[np.argsort(-popularity, kind="stable")]
+    counts = interactions.popularity()
+    counts = np.concatenate([counts, np.zeros(request.excluded.shape[1] - len(counts), counts.dtype)])
+    allowed = np.arange(len(counts)) if request.candidates is None else request.candidates
+    ranked = allowed[np.argsort(-counts[allowed], kind="stable")]
     parts = []
     for row in rows:
         items = ranked[~np.isin(ranked, request.excluded[row].indices)][:k]
         parts.append((np.full(len(items), row), np.arange(1, len(items) + 1), items))
     row, rank, item = (np.concatenate(column) for column in zip(*parts))
-    return row, rank, item, interactions.popularity()[item].astype("float32")
+    return row, rank, item, counts[item].astype("float32")

@@ -61,7 +61,7 @@ def top_k_users(model, codes, k, seen, rating_blend, history=None):
     return codes[rows], ranks, items, scores
 
 
-def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None):
+def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None, new_rows=None):
     """Top-``k`` (request row, rank, item code, score) rows of ``n`` requests, best first.
 
     Parameters
@@ -69,12 +69,15 @@ def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None
     vectors : callable
         ``vectors(start, stop)`` gives the user vectors of requests ``start`` to ``stop`` as an
         array of shape ``(stop - start, dim)``.
-    excluded : scipy.sparse.csr_matrix of shape (n, n_items) or None
+    excluded : scipy.sparse.csr_matrix of shape (n, n_items + n_new) or None
         The items each request must not get (seen items, ...).
     rating_blend : float
         Weight of the predicted rating in the score (see ``MultiTaskModel.query_embeddings``).
     candidates : ndarray of int or None
         The sorted item codes that may be recommended; None for the whole catalogue.
+    new_rows : ndarray of shape (n_new, table width) or None
+        Table rows of items absent from ``fit`` (see ``skrec._new_ids``), appended to the
+        catalogue with codes ``n_items + j``.
 
     Requests are scored in chunks of at most ``SCORE_BUDGET`` scores, so memory does not grow
     with their number; each chunk's excluded items are passed to the retrieval layer as a
@@ -82,11 +85,14 @@ def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None
     left gets fewer rows.
     """
     embeddings = model.candidate_embeddings(rating_blend)
+    if new_rows is not None:
+        embeddings = keras.ops.concatenate([embeddings, model.candidate_embeddings(rating_blend, rows=new_rows)], axis=0)
+    n_items = int(keras.ops.shape(embeddings)[0])
     if candidates is not None:
         embeddings = keras.ops.take(embeddings, candidates, axis=0)
     n_candidates = int(keras.ops.shape(embeddings)[0])
     retrieval = ExcludingRetrieval(candidate_embeddings=embeddings, k=min(k, n_candidates))
-    column = None if candidates is None else _columns(candidates, model.n_items)
+    column = None if candidates is None else _columns(candidates, n_items)
 
     def queries(chunk):
         return model.query_embeddings(vectors(chunk[0], chunk[-1] + 1), rating_blend)

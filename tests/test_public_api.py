@@ -77,6 +77,7 @@ _LAYERS = [
     "skrec._estimator",
     "skrec._persistence",
     "skrec._requests",
+    "skrec._new_ids",
     "skrec._fold_in",
     "skrec._training",
     "skrec._row_sparse",

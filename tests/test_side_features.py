@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 from skrec import MultiTaskRecommender, load
 from skrec._features import default_encoder, encode_features, padded_features
+from skrec.exceptions import ColdStartWarning
 from skrec.exceptions import InvalidParameterError
 
 FAST = dict(epochs=30, embedding_dim=8, batch_size=256, learning_rate=0.02, random_state=0)
@@ -160,15 +161,121 @@ def test_save_load_and_pickle_keep_the_features(taste, with_features, tmp_path):
         np.testing.assert_array_equal(restored.item_feature_names_, with_features.item_feature_names_)
 
 
-def test_save_refuses_a_transformer_parameter_and_writes_nothing(taste, tmp_path):
+def test_save_keeps_a_transformer_parameter_and_its_fitted_state(taste, tmp_path):
     X, y, users, items = taste
     encoder = ColumnTransformer([("kind", OneHotEncoder(), ["kind"])])
-    model = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=encoder).fit(X, y, items=items)
-    with pytest.raises(ValueError, match="item_features.*cannot be stored"):
-        model.save(tmp_path / "model")
+    model = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=encoder).fit(X, y, items=items.iloc[:-6])
+    model.save(tmp_path / "model")
+    restored = load(tmp_path / "model")
+    assert isinstance(restored.item_features, ColumnTransformer) and not hasattr(restored.item_features, "transformers_")
+    new = items.iloc[-6:].assign(movie_id=lambda f: f.movie_id + 10_000)
+    pairs = pd.DataFrame({"user_id": 0, "movie_id": new.movie_id})
+    np.testing.assert_allclose(restored.predict(pairs, items=new), model.predict(pairs, items=new), rtol=1e-6)
+
+
+def _is_kind_a(frame):
+    return (frame[["kind"]] == "a").astype(float)
+
+
+class _KindA:
+    """A transformer of a type skops.io does not trust by default."""
+
+    def fit(self, frame, y=None):
+        return self
+
+    def transform(self, frame):
+        return (frame[["kind"]] == "a").to_numpy(dtype=float)
+
+
+def test_save_refuses_a_transformer_it_cannot_read_back_and_load_refuses_untrusted_types(taste, tmp_path):
+    X, y, users, items = taste
+    lam = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=FunctionTransformer(lambda f: f[["kind"]] == "a"))
+    with pytest.raises(ValueError, match="cannot be stored with skops.io.*nothing was written"):
+        lam.fit(X, y, items=items).save(tmp_path / "lambda")
     assert not list(tmp_path.iterdir())
-    restored = pickle.loads(pickle.dumps(model))
-    np.testing.assert_allclose(restored.predict(X.iloc[:20]), model.predict(X.iloc[:20]), rtol=1e-6)
+    custom = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=_KindA()).fit(X, y, items=items)
+    custom.save(tmp_path / "custom")
+    with pytest.raises(ValueError, match=r"not trusted by default: \['test_side_features._KindA'\]"):
+        load(tmp_path / "custom")
+    restored = load(tmp_path / "custom", trusted=["test_side_features._KindA"])
+    np.testing.assert_allclose(restored.predict(X.iloc[:20]), custom.predict(X.iloc[:20]), rtol=1e-6)
+    function = MultiTaskRecommender(**{**FAST, "epochs": 1}, item_features=FunctionTransformer(_is_kind_a)).fit(X, y, items=items)
+    function.save(tmp_path / "function")
+    with pytest.raises(ValueError, match="test_side_features._is_kind_a"):
+        load(tmp_path / "function")
+
+
+def _renamed(frame, col, offset=10_000):
+    return frame.assign(**{col: frame[col] + offset})
+
+
+def test_new_items_of_a_serving_frame_are_rated_exactly_like_cold_items_of_fit(taste, with_features):
+    X, y, users, items = taste
+    cold = items.iloc[-6:]  # in fit's frame, absent from X: scored from features alone
+    new = _renamed(cold, "movie_id")  # the same features under ids the model never met
+    user_ids = np.repeat(users.user_id.iloc[:10].to_numpy(), 6)
+    fitted = with_features.predict(pd.DataFrame({"user_id": user_ids, "movie_id": np.tile(cold.movie_id, 10)}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ColdStartWarning: the frame describes them
+        served = with_features.predict(pd.DataFrame({"user_id": user_ids, "movie_id": np.tile(new.movie_id, 10)}), items=new)
+    np.testing.assert_allclose(served, fitted, rtol=1e-5)
+    with pytest.warns(ColdStartWarning):  # without the frame: the mean fallback
+        fallback = with_features.predict(pd.DataFrame({"user_id": user_ids, "movie_id": np.tile(new.movie_id, 10)}))
+    assert np.ptp(fallback.reshape(10, 6), axis=1).max() == 0
+
+
+def test_new_items_of_a_serving_frame_are_recommended_by_kind_with_their_columns(taste):
+    X, y, users, items = taste
+    model = MultiTaskRecommender(**FAST).fit(X, y, users=users, items=items.iloc[:-6])  # the model never hears of them
+    new = items.iloc[-6:]
+    before = new.copy()
+    top = model.recommend(users.user_id.iloc[:20], k=3, items=new, candidates=new.movie_id)
+    pd.testing.assert_frame_equal(new, before)
+    kinds = new.set_index("movie_id").kind[top.movie_id].to_numpy()
+    groups = users.set_index("user_id").group[top.user_id].to_numpy()
+    assert (kinds == groups).mean() == 1.0
+    assert list(top.title) == list(new.set_index("movie_id").title[top.movie_id])
+    everything = model.recommend(users.user_id.iloc[:1], k=len(items), exclude_seen=False, items=new)
+    assert set(everything.movie_id) == set(items.movie_id)
+    shown = model.recommend(users.user_id.iloc[:5], k=3, items=new, exclude_items=new.movie_id.iloc[:3])
+    assert not shown.movie_id.isin(new.movie_id.iloc[:3]).any()
+
+
+def test_new_users_of_a_serving_frame_are_served_like_cold_users_of_fit(taste, with_features):
+    X, y, users, items = taste
+    cold = users.iloc[-2:]  # groups a, b; in fit's frame, absent from X
+    new = _renamed(cold, "user_id")
+    fitted = with_features.recommend(cold.user_id, k=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ColdStartWarning
+        served = with_features.recommend(new.user_id, k=5, users=new)
+    np.testing.assert_array_equal(served.movie_id, fitted.movie_id)
+    np.testing.assert_allclose(served.score, fitted.score, rtol=1e-5)
+    pairs = pd.DataFrame({"user_id": np.repeat(new.user_id, 4), "movie_id": np.tile(items.movie_id.iloc[:4], 2)})
+    expected = with_features.predict(pairs.assign(user_id=pairs.user_id - 10_000))
+    np.testing.assert_allclose(with_features.predict(pairs, users=new), expected, rtol=1e-5)
+
+
+def test_a_new_user_with_features_and_history_starts_the_fold_in_from_the_features(taste, with_features):
+    X, y, users, items = taste
+    new = _renamed(users.iloc[-2:-1], "user_id")  # group a
+    history = pd.DataFrame({"user_id": new.user_id.iloc[0], "movie_id": items.movie_id.iloc[[1, 3]]})  # two "b" items, no rating
+    featured = with_features.recommend(new.user_id, k=5, users=new, history=history)
+    assert not featured.movie_id.isin(history.movie_id).any()
+    history_only = with_features.recommend(new.user_id, k=5, history=history)
+    kinds = items.set_index("movie_id").kind
+    assert (kinds[featured.movie_id] == "a").mean() > (kinds[history_only.movie_id] == "a").mean()
+
+
+def test_serving_frames_are_checked(taste, with_features):
+    X, y, users, items = taste
+    plain = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="`items` was given, but this model was fitted without item features"):
+        plain.predict(X.iloc[:2], items=items)
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['kind'\]"):
+        with_features.recommend([0], items=_renamed(items, "movie_id")[["movie_id", "title"]])
+    with pytest.raises(ValueError, match="`users` has no column 'user_id'"):
+        with_features.predict(X.iloc[:2], users=users.rename(columns={"user_id": "uid"}))
 
 
 @pytest.mark.parametrize("value", ["yes", 3, OneHotEncoder])
