@@ -5,12 +5,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skrec import _persistence, metrics
-from skrec._features import encode_features, padded_features
+from skrec._features import SideFeatures, encode_features, padded_features, unpadded_features
 from skrec._interactions import build_training_set
 from skrec._model import MultiTaskModel, check_same_architecture, copy_weights, model_from_state, model_state
 from skrec._new_ids import extended_codes, new_ids, rate_pairs
@@ -184,7 +185,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Ids listed in a frame whose features are used but absent from ``X`` are **cold-start**
         users or items: they get a row, are scored from their features alone (their own
         embedding stays zero) and are recommended and rated like the others; cold-start items
-        are no negatives of the retrieval loss. Not supported with ``warm_start`` yet.
+        are no negatives of the retrieval loss. A warm start keeps the fitted encoding: its
+        frames (if any) are encoded by it and replace the features of the ids they list.
     id_dropout : float, default=0.0
         Share of training rows in which a user's or item's own embedding is hidden, so that
         its features alone must score it (DropoutNet: Volkovs et al., "DropoutNet: addressing
@@ -373,7 +375,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ValueError
             If a side frame lacks its id column or repeats an id, holds ids of another kind
             than ``X``'s, or its feature transformer returns another number of rows or values
-            that are not finite; or with ``warm_start`` and side features.
+            that are not finite.
         """
         check_params(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
@@ -451,16 +453,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def _side_features(self, frames):
         """Step 1: the features of each side frame, ``{"user": SideFeatures or None, "item": ...}``.
 
-        A warm start with features is refused here, before anything changes: warm starts do
-        not carry features yet.
+        A warm start keeps the fitted encoding (so the feature embeddings it continues mean
+        the same): the frames are encoded by it, and a side fitted without features stays so.
         """
-        features = {space: None if (spec := self._feature_spec(space, frames)) is None else encode_features(frames[space], spec) for space in frames}
-        if self._warm() and any(side is not None for side in features.values()):
-            raise ValueError(
-                "warm_start does not support side features yet: pass user_features=None and item_features=None "
-                "to continue training without them, or set warm_start=False to refit."
-            )
-        return features
+        if self._warm():
+            return {space: None if (encoder := self._encoders_.get(space)) is None else SideFeatures.of(frames[space], encoder) for space in frames}
+        return {space: None if (spec := self._feature_spec(space, frames)) is None else encode_features(frames[space], spec) for space in frames}
 
     def _training_set(self, user_ids, item_ids, ratings, weights, seed, features):
         """Step 2: encode the interactions (extending the fitted vocabularies when warm).
@@ -483,7 +481,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def _build_model(self, data, seed, features):
         """Step 3: a new Keras model sized for ``data`` (holding the fitted weights when warm)."""
         index = {"user": data.interactions.users.index, "item": data.interactions.items.index}
-        padded = {s: None if f is None else padded_features(f.rows(index[s])) for s, f in features.items()}
+        padded = {s: None if f is None else padded_features(self._feature_rows(s, f, index[s])) for s, f in features.items()}
         names = {s: () if f is None else f.names for s, f in features.items()}
         widths = {s: 1 if p is None else p[0].shape[1] for s, p in padded.items()}
         model = MultiTaskModel(
@@ -514,6 +512,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 model.set_features(space, *rows)
                 model.mark_cold(space, data.interactions.cold(space))
         return model
+
+    def _feature_rows(self, space, side, index):
+        """Feature rows of the ids ``index``: the frame's, or when warm the fitted model's for ids it does not list."""
+        rows = side.rows(index)
+        if not self._warm():
+            return rows
+        fitted = unpadded_features(*self.model_.feature_arrays(space), rows.shape[1])
+        fitted = sp.vstack([fitted, sp.csr_matrix((len(index) - fitted.shape[0], rows.shape[1]), dtype=np.float32)])
+        listed = (side.index.get_indexer(index) >= 0).astype(np.float32)
+        return sp.csr_matrix(sp.diags(listed) @ rows + sp.diags(1.0 - listed) @ fitted, dtype=np.float32)
 
     def _negatives_for(self, n_items):
         """The retrieval loss's negatives: ``retrieval_negatives``, with ``"auto"`` resolved.

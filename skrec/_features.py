@@ -25,7 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder, normalize
 
-__all__ = ["FeatureEncoder", "SideFeatures", "default_encoder", "encode_features", "padded_features", "SEPARATOR", "N_BINS"]
+__all__ = ["FeatureEncoder", "SideFeatures", "default_encoder", "encode_features", "padded_features", "unpadded_features", "SEPARATOR", "N_BINS"]
 
 # A string column whose values hold this separator is multi-valued ("Action|Comedy").
 SEPARATOR = "|"
@@ -198,9 +198,18 @@ class SideFeatures:
     def names(self):
         return self.encoder.names
 
+    @classmethod
+    def of(cls, frame, encoder):
+        """The features of ``frame`` (indexed by id; None: no row) by an already fitted ``encoder``."""
+        if frame is None:
+            return cls(sp.csr_matrix((0, len(encoder.names)), dtype=np.float32), pd.Index([]), encoder)
+        return cls(encoder.transform(frame), frame.index, encoder)
+
     def rows(self, ids):
         """Feature rows of ``ids`` (an id absent from the frame gets an empty row), CSR float32."""
         position = self.index.get_indexer(ids)
+        if not len(self.index):
+            return sp.csr_matrix((len(position), self.values.shape[1]), dtype=np.float32)
         out = sp.diags((position >= 0).astype(np.float32)) @ self.values[np.maximum(position, 0)]
         out = sp.csr_matrix(out, dtype=np.float32)
         out.eliminate_zeros()
@@ -283,3 +292,11 @@ def padded_features(features):
     ids[rows, position] = features.indices
     weights[rows, position] = features.data
     return ids, weights
+
+
+def unpadded_features(ids, weights, n_features):
+    """The CSR feature rows of padded ``(ids, weights)``: :func:`padded_features` undone (rows stay unit norm)."""
+    rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
+    out = sp.csr_matrix((np.asarray(weights, np.float32).ravel(), (rows, np.asarray(ids).ravel())), shape=(ids.shape[0], n_features))
+    out.eliminate_zeros()
+    return out

@@ -247,7 +247,7 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
         Seeds the early-stopping split.
     extra_users, extra_items : pandas.Index or None
         Ids that get an embedding row without any interaction (cold-start users and items
-        known from their side features; not with ``previous``).
+        known from their side features); with ``previous``, those it lacks are appended.
 
     Returns
     -------
@@ -263,7 +263,8 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
         item_encoder = IdEncoder(_with_extra(item_ids, extra_items, "items"))
         rating_range = _rating_range(ratings)
     else:
-        user_encoder, item_encoder = previous.users.extended(user_ids), previous.items.extended(item_ids)
+        user_encoder = previous.users.extended(_with_extra(user_ids, extra_users, "users"))
+        item_encoder = previous.items.extended(_with_extra(item_ids, extra_items, "items"))
         rating_range = previous.rating_range or _rating_range(ratings)
     u, i = user_encoder.transform(user_ids), item_encoder.transform(item_ids)
     scaled = np.full(len(u), np.nan) if rating_range is None else (ratings - rating_range[0]) / ((rating_range[1] - rating_range[0]) or 1.0)

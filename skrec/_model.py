@@ -196,6 +196,10 @@ class MultiTaskModel(keras.Model):
         getattr(self, f"{space}_feature_ids").assign(ids)
         getattr(self, f"{space}_feature_weights").assign(weights)
 
+    def feature_arrays(self, space):
+        """The padded feature ``(ids, weights)`` of every ``"user"`` or ``"item"`` row, as NumPy arrays."""
+        return np.asarray(getattr(self, f"{space}_feature_ids").value), np.asarray(getattr(self, f"{space}_feature_weights").value)
+
     def featured_rows(self, space):
         """Boolean ``[n_rows]``: which ``"user"`` or ``"item"`` rows have a feature, or None without features."""
         if not self.feature_names[space]:
@@ -521,7 +525,7 @@ def check_same_architecture(old, new):
 
     Table sizes, the initial mean and the seed may differ (warm start).
     """
-    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype")
+    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width")
     old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
     new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
     if old_config != new_config:
@@ -556,13 +560,17 @@ def model_from_state(config, weights):
 
 
 def copy_weights(old, new):
-    """Copy ``old``'s weights into ``new``, whose user and item tables may have more rows."""
+    """Copy ``old``'s weights into ``new``, whose tables may have more rows (and feature arrays another width).
+
+    Where shapes differ, the common block is copied and the rest keeps ``new``'s initial values.
+    """
     new.build()
     for target, source in zip(new.weights, old.weights):
         value = np.asarray(source.value)
         if tuple(target.shape) != value.shape:
             grown = np.array(target.value)
-            grown[: value.shape[0]] = value
+            block = tuple(slice(0, min(a, b)) for a, b in zip(grown.shape, value.shape))
+            grown[block] = value[block]
             value = grown
         target.assign(value)
 

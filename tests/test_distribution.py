@@ -33,6 +33,15 @@ SCRIPT = textwrap.dedent(
         single.recommend(single.users_, k=5)[["user_id", "rank", "movie_id"]],
         parallel.recommend(parallel.users_, k=5)[["user_id", "rank", "movie_id"]],
     )
+    # Side features (keras-rs EmbedReduce over the padded feature rows) train the same way.
+    items = pd.DataFrame({"movie_id": np.unique(ratings["movie_id"])})
+    items["kind"] = np.where(items["movie_id"] % 3 == 0, "a", "b")
+    single = MultiTaskRecommender(**params).fit(ratings, ratings["rating"], items=items)
+    with distribution.scope():
+        parallel = MultiTaskRecommender(**params).fit(ratings, ratings["rating"], items=items)
+    assert len(parallel.item_feature_names_) == 2
+    featured = np.abs(single.predict(ratings) - parallel.predict(ratings)).max()
+    assert featured < 1e-4, featured
     # Batches must split evenly over the devices: a clear error up front, not one from JAX.
     with distribution.scope():
         try:

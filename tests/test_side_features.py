@@ -299,9 +299,30 @@ def test_bad_feature_inputs_raise_before_training(taste):
         MultiTaskRecommender(item_features=_WrongRows()).fit(X, y, items=items)
     with pytest.raises(ValueError, match="`items` frame are string"):
         MultiTaskRecommender().fit(X, y, items=items.assign(movie_id=items.movie_id.astype(str)))
-    fitted = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y)
-    with pytest.raises(ValueError, match="warm_start does not support side features"):
-        fitted.set_params(warm_start=True).fit(X, y, items=items)
+
+
+def test_a_warm_start_keeps_the_features_and_adds_the_items_of_its_frame(taste):
+    X, y, users, items = taste
+    model = MultiTaskRecommender(**FAST, warm_start=True).fit(X, y, users=users, items=items.iloc[:-6])
+    names = model.item_feature_names_.copy()
+    ids, weights = model.model_.feature_arrays("item")
+    model.set_params(epochs=1).fit(X.iloc[:50], y[:50], items=items.iloc[-6:])  # only the new items' rows
+    np.testing.assert_array_equal(model.item_feature_names_, names)
+    assert set(items.movie_id.iloc[-6:]) <= set(model.items_)
+    new_ids, new_weights = model.model_.feature_arrays("item")
+    np.testing.assert_array_equal(new_ids[: len(ids), : ids.shape[1]], ids)  # the fitted items keep their features
+    np.testing.assert_array_equal(new_weights[: len(ids), : ids.shape[1]], weights)
+    cold_a, cold_b = items.movie_id.iloc[-6::2], items.movie_id.iloc[-5::2]
+    group_a = users.user_id[users.group == "a"].iloc[:10]
+    pairs = lambda cold: pd.DataFrame({"user_id": np.repeat(group_a, 3), "movie_id": np.tile(cold, len(group_a))})  # noqa: E731
+    assert model.predict(pairs(cold_a)).mean() - model.predict(pairs(cold_b)).mean() > 1.5
+
+
+def test_a_warm_start_of_a_model_without_features_uses_none(taste):
+    X, y, users, items = taste
+    model = MultiTaskRecommender(**{**FAST, "epochs": 1}, warm_start=True).fit(X, y)
+    model.fit(X, y, items=items)
+    assert len(model.item_feature_names_) == 0 and "title" in model.recommend(X.user_id.iloc[:1], k=2).columns
 
 
 def test_cold_start_items_are_never_negatives(taste, with_features):
