@@ -224,7 +224,7 @@ def main(argv=None):
 def write_docs(sections):
     text = ["# Real interaction data: scarce ratings (P4) and new users (P5)\n",
             f"Measured by `python benchmarks/bench_interactions.py --write` on {environment()}.\n",
-            (__doc__.split("\n\n", 1)[1].rsplit("\n\n", 2)[0]) + "\n"]
+            __doc__.split("\n\n", 1)[1].split("\n\n    SKREC_DATA")[0] + "\n"]
     for name, table in sections:
         text.append(f"## {name}\n\n{table.to_markdown(floatfmt='.3f')}\n")
     (DOCS / "interaction_data.md").write_text("\n".join(text))

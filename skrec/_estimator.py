@@ -351,8 +351,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or None, default=None
             The ratings, numbers on any scale. NaN (or ``None``, ``pd.NA``) marks an
             interaction without a rating: it trains retrieval and the SVD++ history, not the
-            rating loss, whose mean runs over the rated rows only. ``None`` (or all NaN)
-            trains an implicit-feedback model, which recommends but does not predict ratings.
+            rating loss, whose mean runs over the rated rows only; with a share ``s < 1`` of
+            rated rows the rating biases learn ``sqrt(s)`` times slower than the rest (see
+            the user guide, "Interactions without ratings"). ``None`` (or all NaN) trains an
+            implicit-feedback model, which recommends but does not predict ratings.
         sample_weight : array-like of shape (n_samples,) or float, default=None
             Weight of each row in both losses (e.g. a confidence); each loss is the weighted
             mean over its rows. Non-negative and finite; None weighs every row 1. Routed by
@@ -501,6 +503,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             item_feature_names=names["item"],
             user_feature_width=widths["user"],
             item_feature_width=widths["item"],
+            rating_bias_scale=self._rating_bias_scale(data),
         )
         if self._warm():
             check_same_architecture(self.model_, model)
@@ -512,6 +515,20 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 model.set_features(space, *rows)
                 model.mark_cold(space, data.interactions.cold(space))
         return model
+
+    def _rating_bias_scale(self, data):
+        """How much slower the rating biases learn than the rest: the square root of the share of rated rows.
+
+        A batch holds that share of ratings, so the rating loss's gradient (the only one the
+        rating biases get) is noisier by its inverse square root; scaling their learning rate
+        by it keeps their step noise, after the square-root rule of learning rate and batch
+        size (Krizhevsky 2014; Hoffer et al., NeurIPS 2017). 1 for fully rated and for
+        implicit data; a warm start keeps the fitted model's.
+        """
+        if self._warm():
+            return self.model_.rating_bias_scale
+        share = data.rated_share()
+        return float(np.sqrt(share)) if share > 0 else 1.0
 
     def _feature_rows(self, space, side, index):
         """Feature rows of the ids ``index``: the frame's, or when warm the fitted model's for ids it does not list."""

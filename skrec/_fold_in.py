@@ -15,10 +15,14 @@ A new user's vector is found without refitting, in two steps:
    "recalculate the user with the items fixed" step of implicit's ALS, applied to the rating
    head. With no rated history the vector is the prior.
 
-Everything is NumPy on the model's weights, whatever the backend.
+Everything is NumPy on the model's weights, whatever the backend; the item rows (with their
+side features' sum, as the model scores them) are looked up by the model.
 """
 
 import numpy as np
+
+from skrec._keras import keras
+from skrec._retrieval import pad_to_bucket
 
 __all__ = ["fold_in"]
 
@@ -67,9 +71,11 @@ def _svdpp_term(model, n_users, rows, items):
 def _ridge(model, prior, rows, items, scaled, lam):
     """Solve each user's ridge problem (vector and bias) by its normal equations."""
     dim = model.embedding_dim
-    item_rows = np.asarray(model.item_embedding.embeddings.value)
-    features = np.concatenate([item_rows[items, :dim], np.ones((len(items), 1))], axis=1)  # [q_i, 1]
-    target = scaled - float(np.asarray(model.global_mean.value)) - item_rows[items, dim]
+    codes, position = np.unique(items, return_inverse=True)
+    item_rows = keras.ops.convert_to_numpy(model.table_rows("item", pad_to_bucket(codes)))[position]  # side features included
+    features = np.concatenate([item_rows[:, :dim], np.ones((len(items), 1))], axis=1)  # [q_i, 1]
+    bias = model.rating_bias_scale * item_rows[:, dim]
+    target = scaled - float(np.asarray(model.global_mean.value)) - bias
     out = prior.astype(np.float64).copy()
     for start in range(0, len(prior), _CHUNK):
         users = np.arange(start, min(start + _CHUNK, len(prior)))

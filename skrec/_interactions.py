@@ -180,6 +180,10 @@ class TrainingSet:
         weights = self.weights[rows]
         return float(np.average(self.scaled[rows], weights=weights)) if weights.sum() else 0.5
 
+    def rated_share(self):
+        """Share of the training rows that hold a rating (0 for implicit feedback)."""
+        return float(np.mean(~np.isnan(self.scaled[self.train]))) if len(self.train) else 0.0
+
     def negative_items(self):
         """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).
 

@@ -81,6 +81,11 @@ class MultiTaskModel(keras.Model):
             ``EmbedReduce``) added, with the padded feature ids and weights of every row held
             as non-trainable weights (set by :meth:`set_features`). Empty: no features.
         user_feature_width, item_feature_width: int. Most features of one row.
+        rating_bias_scale: float in (0, 1]. The rating biases of the ``"dot"`` head are their
+            table entries times this factor. With Adam, whose steps are about the learning
+            rate whatever a gradient's scale, they then move this factor times slower than
+            the rest: a learning-rate multiplier by reparameterisation, for the only
+            parameters that the rating loss alone trains.
 
     Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
     when training with ``"sampled"`` negatives, ``"candidate": int [n]``,
@@ -108,6 +113,7 @@ class MultiTaskModel(keras.Model):
         item_feature_names=(),
         user_feature_width=1,
         item_feature_width=1,
+        rating_bias_scale=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -131,6 +137,7 @@ class MultiTaskModel(keras.Model):
         self.seed = seed
         self.feature_names = {"user": [str(n) for n in user_feature_names], "item": [str(n) for n in item_feature_names]}
         self.feature_width = {"user": int(user_feature_width), "item": int(item_feature_width)}
+        self.rating_bias_scale = float(rating_bias_scale)
         self._make_layers(_seed_sequence(seed, 16))
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -278,13 +285,17 @@ class MultiTaskModel(keras.Model):
     def _user_parts(self, rows):
         """``(embedding, rating bias or None)`` of rows of the user table."""
         d = self.embedding_dim
-        return rows[:, :d], (rows[:, d] if self.rating_head == "dot" else None)
+        return rows[:, :d], (self._rating_bias(rows[:, d]) if self.rating_head == "dot" else None)
 
     def _item_parts(self, rows):
         """``(embedding, rating bias or None, retrieval bias or None)`` of rows of the item table."""
         d, dot = self.embedding_dim, self.rating_head == "dot"
         mapped = self.retrieval_negatives != "in_batch"
-        return rows[:, :d], (rows[:, d] if dot else None), (rows[:, d + dot] if mapped else None)
+        return rows[:, :d], (self._rating_bias(rows[:, d]) if dot else None), (rows[:, d + dot] if mapped else None)
+
+    def _rating_bias(self, column):
+        """Rating biases from their table column (see ``rating_bias_scale``)."""
+        return column if self.rating_bias_scale == 1.0 else self.rating_bias_scale * column
 
     # ---------------------------------------------------------------- towers
     def call(self, inputs, training=False, rows=None):
@@ -485,6 +496,7 @@ class MultiTaskModel(keras.Model):
             item_feature_names=list(self.feature_names["item"]),
             user_feature_width=self.feature_width["user"],
             item_feature_width=self.feature_width["item"],
+            rating_bias_scale=self.rating_bias_scale,
         )
         return config
 
@@ -525,7 +537,7 @@ def check_same_architecture(old, new):
 
     Table sizes, the initial mean and the seed may differ (warm start).
     """
-    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width")
+    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale")
     old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
     new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
     if old_config != new_config:

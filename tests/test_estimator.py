@@ -365,9 +365,14 @@ IMPROVED = dict(
 )
 
 
-def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings):
-    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "early_stopping": False}).fit(ratings, ratings["rating"])
+@pytest.mark.parametrize("rated_share", [1.0, 0.25])
+def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings, rated_share):
+    y = ratings["rating"].where(np.random.default_rng(0).random(len(ratings)) < rated_share)
+    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "early_stopping": False}).fit(ratings, y)
     from skrec._retrieval import predict_scaled, user_vectors
+
+    scale = est.model_.rating_bias_scale  # the rating biases learn slower with scarce ratings
+    assert scale == pytest.approx(np.sqrt(np.mean(~np.isnan(y))))
 
     model, seen = est.model_, est._interactions_.seen
     codes = np.arange(len(est.users_))
@@ -384,7 +389,7 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings)
     # the user bias is left out of the score: it cannot change a user's ranking
     np.testing.assert_allclose(
         recs["score"].to_numpy().reshape(len(codes), 5) - np.take_along_axis(blended, expected, 1),
-        np.repeat(-est.rating_blend * keras_numpy(model.user_embedding.embeddings)[:, -1:], 5, axis=1),
+        np.repeat(-est.rating_blend * scale * keras_numpy(model.user_embedding.embeddings)[:, -1:], 5, axis=1),
         rtol=1e-4, atol=1e-4,
     )
 

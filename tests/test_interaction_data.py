@@ -222,3 +222,15 @@ def test_new_fitted_state_survives_save_load_and_pickle(ratings, tmp_path):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ColdStartWarning)
                     np.testing.assert_array_equal(twin.predict(ratings.assign(user_id=-7)), model.predict(ratings.assign(user_id=-7)))
+
+
+@pytest.mark.parametrize("share, expected", [(1.0, 1.0), (0.25, 0.5), (0.0, 1.0)])
+def test_rating_biases_learn_slower_by_the_square_root_of_the_rated_share(share, expected, tmp_path):
+    X = pd.DataFrame({"user_id": np.arange(400) % 20, "movie_id": np.arange(400) // 20})
+    y = np.where(np.arange(400) % 4 < share * 4, 4.0 + (np.arange(400) % 2), np.nan)
+    est = MultiTaskRecommender(epochs=1, embedding_dim=4, random_state=0, warm_start=True).fit(X, None if share == 0 else y)
+    assert est.model_.rating_bias_scale == pytest.approx(expected)
+    est.save(tmp_path / "model")
+    assert skrec.load(tmp_path / "model").model_.rating_bias_scale == est.model_.rating_bias_scale
+    if share:  # a warm start keeps the fitted model's scale, whatever its own share
+        assert est.fit(X, np.full(400, 3.0)).model_.rating_bias_scale == pytest.approx(expected)

@@ -353,3 +353,13 @@ def test_id_dropout_hides_only_ids_with_features_at_its_rate():
     assert not hidden[~featured[inputs["user"]]].any()
     assert abs(hidden[featured[inputs["user"]]].mean() - 0.25) < 0.02
     assert (inputs["item_keep"] == 1).all()  # no item features: nothing hidden
+
+
+def test_the_fold_in_rates_history_items_by_their_features(taste, with_features):
+    X, y, users, items = taste
+    cold = items.iloc[-6:]  # in fit's frame, never rated: their rows are their features alone
+    history = pd.DataFrame({"user_id": [-1] * 6 + [-2] * 6, "movie_id": np.tile(cold.movie_id, 2)})
+    history["rating"] = np.where(np.tile(cold.kind, 2) == np.repeat(["a", "b"], 6), 5.0, 1.0)  # -1 likes a, -2 likes b
+    top = with_features.recommend([-1, -2], k=5, history=history)
+    kinds = items.set_index("movie_id").kind[top.movie_id].to_numpy()
+    assert (kinds == np.where(top.user_id == -1, "a", "b")).mean() == 1.0
