@@ -50,6 +50,22 @@ class IdEncoder:
         unseen = unseen[self.index.get_indexer(unseen) < 0].sort_values()
         return IdEncoder.from_index(self.index.append(unseen) if len(unseen) else self.index)
 
+    def check_kind(self, ids, where):
+        """Raise ``TypeError`` if ``ids`` are of another kind (numbers, strings) than the vocabulary's.
+
+        An id of another kind can never match (``'1'`` is not ``1``): without this check a whole
+        request would silently be unknown.
+        """
+        if not len(ids):
+            return
+        given, known = id_kind(pd.Index(ids)), id_kind(self.index)
+        if given != known:
+            raise TypeError(
+                f"The {self.index.name!r} ids of {where} are {given}, but the model's are {known} (dtype "
+                f"{self.index.dtype}): '1' and 1 are different ids. Convert them, e.g. with "
+                f".astype({'int' if known == 'numbers' else 'str'})."
+            )
+
     @classmethod
     def from_index(cls, index):
         """An encoder whose vocabulary is ``index``, in its order (e.g. one read from a file)."""

@@ -459,7 +459,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         the same): the frames are encoded by it, and a side fitted without features stays so.
         """
         if self._warm():
-            return {space: None if (encoder := self._encoders_.get(space)) is None else SideFeatures.of(frames[space], encoder) for space in frames}
+            return {space: None if (encoder := self._encoders_.get(space)) is None else SideFeatures.of(frames[space], encoder, f"`{space}s`") for space in frames}
         return {space: None if (spec := self._feature_spec(space, frames)) is None else encode_features(frames[space], spec) for space in frames}
 
     def _training_set(self, user_ids, item_ids, ratings, weights, seed, features):
@@ -710,6 +710,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             If the model was fitted without any rating (implicit feedback): it has no rating
             scale to predict on; if a frame is given for a side the model has no features of,
             or lacks a column its features were fitted on.
+        TypeError
+            If the ids of ``X`` or of a frame are of another kind (strings, numbers) than the
+            model's.
 
         Examples
         --------
@@ -730,11 +733,17 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
                 f"with ratings in y to use predict()."
             )
         user_ids, item_ids = self._read_ids(X)
+        self._check_id_kinds(user_ids, item_ids, "X")
         new = self._serving_ids(users, items)
         u, i = self._interactions_.encode(user_ids, item_ids)
         u = extended_codes(u, user_ids, new["user"], len(self.users_))
         i = extended_codes(i, item_ids, new["item"], len(self.items_))
         return self._predict_codes(u, i, new)
+
+    def _check_id_kinds(self, user_ids, item_ids, where):
+        """``TypeError`` when ``where``'s user or item ids are of another kind than the model's."""
+        self._interactions_.users.check_kind(user_ids, where)
+        self._interactions_.items.check_kind(item_ids, where)
 
     def _serving_ids(self, users, items):
         """The ids of the serving frames that ``fit`` did not see: ``{"user": NewIds or None, "item": ...}``."""
@@ -746,13 +755,14 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     def _new_ids_of(self, space, frame):
         name, col = (("users", self.user_col) if space == "user" else ("items", self.item_col))
         frame = check_side_frame(frame, col, name=name)
+        (self._interactions_.users if space == "user" else self._interactions_.items).check_kind(frame.index, f"`{name}`")
         if self._encoders_.get(space) is None:
             raise ValueError(
                 f"`{name}` was given, but this model was fitted without {space} features: ids it did not "
                 f"see cannot be scored from a frame. Refit with the `{name}` frame (and {space}_features not None)."
             )
         vocabulary = self._interactions_.users if space == "user" else self._interactions_.items
-        return new_ids(self.model_, space, self._encoders_[space], frame, vocabulary)
+        return new_ids(self.model_, space, self._encoders_[space], frame, vocabulary, f"`{name}`")
 
     def _predict_codes(self, u, i, new=None):
         """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``."""
@@ -803,11 +813,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ``item_col`` and an optional ``"rating"`` column (NaN for none). Their vectors are
             computed without refitting (fold-in: the SVD++ term of the history, refined by the
             rated items with the item side fixed; see the user guide). Items unknown to the
-            model are ignored. Users seen in ``fit`` may not appear: pass their recent
-            interactions as ``exclude_items`` instead.
+            model are ignored, except the new items of ``items``, whose ratings fold in.
+            Users seen in ``fit`` may not appear: pass their recent interactions as
+            ``exclude_items`` instead.
         candidates : list-like or None, default=None
             Item ids that may be recommended (e.g. those in stock); ids unknown to the model
-            are ignored. None allows the whole catalogue.
+            are ignored (with a warning if none is left). None allows the whole catalogue.
         exclude_items : list-like, pandas.DataFrame or None, default=None
             Items never to recommend: a list-like of item ids for every user, or a frame of
             (``user_col``, ``item_col``) pairs for some users (e.g. items already shown).
@@ -843,7 +854,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             user is unknown and has no history.
         TypeError
             If ``k`` is not an int, ``user_ids`` is a DataFrame or an array of more than one
-            dimension, or ``candidates`` or ``exclude_items`` is a string.
+            dimension, ``candidates`` or ``exclude_items`` is a string, or ids of
+            ``user_ids``, ``history`` or a frame are of another kind (strings, numbers) than
+            the model's.
 
         Warns
         -----
@@ -856,6 +869,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         requested = pd.Index(pd.unique(pd.Series(_id_list(user_ids, "user_ids"))))
         if not len(requested):
             raise ValueError("`user_ids` is empty: give at least one user id.")
+        self._interactions_.users.check_kind(requested, "`user_ids`")
         request = build_request(
             self.model_,
             self._interactions_,
@@ -869,6 +883,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             new_items=new["item"],
         )
         self._check_unknown_users(request)
+        if request.candidates is not None and not len(request.candidates):
+            warnings.warn("None of the `candidates` is an item the model knows (or a new item of `items`): nothing is recommended.", UserWarning, stacklevel=2)
         rows, ranks, codes, scores = answer(self.model_, self._interactions_, request, k, self._rating_blend())
         return self._recommendation_frame(request.user_ids[rows], ranks, codes, scores, new["item"])
 
@@ -877,6 +893,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         if history is None:
             return None
         users, items, ratings = check_history(history, self.user_col, self.item_col)
+        self._check_id_kinds(users, items, "`history`")
         known = pd.unique(users[self._interactions_.users.transform(users) >= 0])
         if len(known):
             raise ValueError(
@@ -1004,6 +1021,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         user_ids, item_ids = self._read_ids(X)
         ratings = check_ratings(y, len(user_ids))
         weights = check_sample_weight(sample_weight, len(user_ids))
+        self._check_id_kinds(user_ids, item_ids, "X")
         u, i = self._interactions_.encode(user_ids, item_ids)
         rated = ~np.isnan(ratings) & (weights > 0)
         gains = np.ones(len(u)) if not self._interactions_.has_ratings else np.where(

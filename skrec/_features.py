@@ -154,24 +154,28 @@ class FeatureEncoder:
     names: np.ndarray
     string_columns: bool = False
 
-    def transform(self, frame):
+    def transform(self, frame, name="the side frame"):
         """Feature rows of ``frame`` (indexed by id), CSR float32 of shape ``(len(frame), n_features)``.
 
         Raises
         ------
         ValueError
-            If ``frame`` lacks a column of ``fit``'s frame, or the transformer's output has
-            another number of rows or values that are not finite.
+            If ``frame`` (called ``name`` in messages) lacks a column of ``fit``'s frame, holds
+            values the fitted transformer cannot encode (text in a numeric column), or the
+            transformer's output has another number of rows or values that are not finite.
         """
         missing = [column for column in self.columns if column not in frame.columns]
         if missing:
-            raise ValueError(f"The side frame lacks the column(s) {missing} that its features were fitted on.")
+            raise ValueError(f"{name} lacks the column(s) {missing} that its features were fitted on.")
         frame = frame[self.columns]
         if self.string_columns:
-            frame = frame.set_axis([str(name) for name in frame.columns], axis=1)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
-            values = sp.csr_matrix(self.transformer.transform(frame), dtype=np.float32)
+            frame = frame.set_axis([str(column) for column in frame.columns], axis=1)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+                values = sp.csr_matrix(self.transformer.transform(frame), dtype=np.float32)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} cannot be encoded by the features fitted in fit ({type(exc).__name__}: {exc}).") from None
         _check_output(values, frame, self.transformer, len(self.names))
         return values
 
@@ -199,11 +203,11 @@ class SideFeatures:
         return self.encoder.names
 
     @classmethod
-    def of(cls, frame, encoder):
+    def of(cls, frame, encoder, name="the side frame"):
         """The features of ``frame`` (indexed by id; None: no row) by an already fitted ``encoder``."""
         if frame is None:
             return cls(sp.csr_matrix((0, len(encoder.names)), dtype=np.float32), pd.Index([]), encoder)
-        return cls(encoder.transform(frame), frame.index, encoder)
+        return cls(encoder.transform(frame, name), frame.index, encoder)
 
     def rows(self, ids):
         """Feature rows of ``ids`` (an id absent from the frame gets an empty row), CSR float32."""

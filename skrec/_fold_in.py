@@ -30,7 +30,7 @@ __all__ = ["fold_in"]
 _CHUNK = 4096
 
 
-def fold_in(model, n_users, rows, items, scaled, lam, base=None):
+def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=None):
     """User vectors of shape ``(n_users, dim)`` for new users from their history.
 
     Parameters
@@ -46,14 +46,18 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None):
         Ridge weight per rated item, ``l2 / ranking_weight`` (``inf`` keeps the prior).
     base : ndarray of shape (n_users, dim) or None
         Added to the prior: the users' vectors from their side features.
+    new_item_rows : ndarray of shape (n_new, table width) or None
+        Table rows of items absent from ``fit`` (codes ``n_items + j``; see ``skrec._new_ids``):
+        their ratings enter the ridge step with these rows; they have no SVD++ row.
     """
-    prior = _svdpp_term(model, n_users, rows, items)
+    fitted = items < model.n_items
+    prior = _svdpp_term(model, n_users, rows[fitted], items[fitted])
     if base is not None:
         prior = prior + base
     rated = ~np.isnan(scaled)
     if model.rating_head != "dot" or not rated.any() or not np.isfinite(lam):
         return prior
-    return _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam)
+    return _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam, new_item_rows)
 
 
 def _svdpp_term(model, n_users, rows, items):
@@ -68,11 +72,10 @@ def _svdpp_term(model, n_users, rows, items):
     return (term / np.sqrt(np.maximum(counts, 1))[:, None]).astype(np.float32)
 
 
-def _ridge(model, prior, rows, items, scaled, lam):
+def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
     """Solve each user's ridge problem (vector and bias) by its normal equations."""
     dim = model.embedding_dim
-    codes, position = np.unique(items, return_inverse=True)
-    item_rows = keras.ops.convert_to_numpy(model.table_rows("item", pad_to_bucket(codes)))[position]  # side features included
+    item_rows = _item_rows(model, items, new_item_rows)
     features = np.concatenate([item_rows[:, :dim], np.ones((len(items), 1))], axis=1)  # [q_i, 1]
     bias = model.rating_bias_scale * item_rows[:, dim]
     target = scaled - float(np.asarray(model.global_mean.value)) - bias
@@ -82,6 +85,17 @@ def _ridge(model, prior, rows, items, scaled, lam):
         mine = (rows >= users[0]) & (rows <= users[-1])
         out[users] = _solve(features[mine], target[mine], rows[mine] - users[0], prior[users], lam)
     return out.astype(np.float32)
+
+
+def _item_rows(model, items, new_item_rows):
+    """Table rows of item codes, side features included; codes past the catalogue from ``new_item_rows``."""
+    codes, position = np.unique(items, return_inverse=True)
+    fitted = codes[codes < model.n_items]
+    rows = keras.ops.convert_to_numpy(model.table_rows("item", pad_to_bucket(fitted)))[: len(fitted)] if len(fitted) else None
+    if len(fitted) < len(codes):
+        extra = new_item_rows[codes[len(fitted) :] - model.n_items]
+        rows = extra if rows is None else np.concatenate([rows, extra])
+    return rows[position]
 
 
 def _solve(features, target, rows, prior, lam):

@@ -42,7 +42,7 @@ class NewIds:
     frame: pd.DataFrame
 
 
-def new_ids(model, space, encoder, frame, vocabulary):
+def new_ids(model, space, encoder, frame, vocabulary, name):
     """The :class:`NewIds` of the rows of ``frame`` whose id ``vocabulary`` lacks, or None if none.
 
     Parameters
@@ -55,11 +55,13 @@ def new_ids(model, space, encoder, frame, vocabulary):
         A validated side frame, indexed by id.
     vocabulary : IdEncoder
         The fitted ids of that space.
+    name : str
+        The frame's name in error messages.
     """
     frame = frame[vocabulary.transform(frame.index) < 0]
     if not len(frame):
         return None
-    ids, weights = padded_features(encoder.transform(frame))
+    ids, weights = padded_features(encoder.transform(frame, name))
     rows = keras.ops.convert_to_numpy(model.feature_rows(space, pad_to_bucket(ids), pad_to_bucket(weights)))
     return NewIds(frame.index, rows[: len(frame)], frame)
 

@@ -107,18 +107,20 @@ def _folded(model, items, new, history, lam, new_users):
     """Vectors of the new users who have a history or features, and their history as (row, item) pairs.
 
     A user's features give the vector the fold-in starts from (see :func:`fold_in`'s ``base``);
-    only history items of the fitted catalogue fold in, but every known one is excluded.
+    the history's items of the catalogue and the call's new items fold in (new ones through
+    their ratings only: they have no SVD++ row) and are excluded.
     """
     users, item_ids, scaled = history if history is not None else (np.zeros(0), np.zeros(0), np.zeros(0))
     codes, rows = items.codes(item_ids), pd.Index(new).get_indexer(users)
-    fitted = (rows >= 0) & (codes >= 0) & (codes < len(items.interactions.items))
+    usable = (rows >= 0) & (codes >= 0)  # items of the catalogue or new items of this call
     described = np.zeros(len(new), bool) if new_users is None else new_users.index.get_indexer(new) >= 0
-    folded_ids = new[np.union1d(rows[fitted], np.flatnonzero(described)).astype(int)]
+    folded_ids = new[np.union1d(rows[usable], np.flatnonzero(described)).astype(int)]
     if not len(folded_ids):
         return folded_ids, np.zeros((0, model.embedding_dim), np.float32), (np.zeros(0, int), np.zeros(0, int))
     rows = pd.Index(folded_ids).get_indexer(users)
     base = None if new_users is None else _feature_vectors(model, new_users, folded_ids)
-    vectors = fold_in(model, len(folded_ids), rows[fitted], codes[fitted], scaled[fitted], lam, base)
+    new_rows = None if items.new is None else items.new.rows
+    vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows)
     seen = (rows >= 0) & (codes >= 0)
     return folded_ids, vectors, (rows[seen], codes[seen])
 

@@ -272,7 +272,7 @@ def test_serving_frames_are_checked(taste, with_features):
     plain = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match="`items` was given, but this model was fitted without item features"):
         plain.predict(X.iloc[:2], items=items)
-    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['kind'\]"):
+    with pytest.raises(ValueError, match=r"`items` lacks the column\(s\) \['kind'\]"):
         with_features.recommend([0], items=_renamed(items, "movie_id")[["movie_id", "title"]])
     with pytest.raises(ValueError, match="`users` has no column 'user_id'"):
         with_features.predict(X.iloc[:2], users=users.rename(columns={"user_id": "uid"}))
@@ -363,3 +363,35 @@ def test_the_fold_in_rates_history_items_by_their_features(taste, with_features)
     top = with_features.recommend([-1, -2], k=5, history=history)
     kinds = items.set_index("movie_id").kind[top.movie_id].to_numpy()
     assert (kinds == np.where(top.user_id == -1, "a", "b")).mean() == 1.0
+
+
+def test_a_history_of_the_calls_new_items_folds_in_and_is_excluded(taste):
+    X, y, users, items = taste
+    model = MultiTaskRecommender(**FAST).fit(X, y, users=users, items=items.iloc[:-6])
+    new = items.iloc[-6:]  # unknown to the model, described by the call's frame
+    history = pd.DataFrame({"user_id": [-1] * 6, "movie_id": new.movie_id, "rating": np.where(new.kind == "a", 5.0, 1.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # folded in: no popular fallback
+        top = model.recommend([-1], k=5, items=new, history=history)
+        among_new = model.recommend([-1], k=3, items=new, history=history.iloc[:3], candidates=new.movie_id)
+    assert (items.set_index("movie_id").kind[top.movie_id] == "a").all()  # the ratings of new items count
+    assert not among_new.movie_id.isin(history.movie_id.iloc[:3]).any()  # and they are excluded
+
+
+def test_ids_of_another_kind_than_the_models_are_refused(taste, with_features):
+    X, y, users, items = taste
+    as_text = X.iloc[:3].astype(str)
+    with pytest.raises(TypeError, match="'user_id' ids of X are strings, but the model's are numbers"):
+        with_features.predict(as_text)
+    with pytest.raises(TypeError, match="'user_id' ids of `user_ids` are strings"):
+        with_features.recommend(["0"])
+    with pytest.raises(TypeError, match="'movie_id' ids of `items` are strings"):
+        with_features.recommend([0], items=items.astype({"movie_id": str}))
+
+
+def test_serving_frames_that_cannot_be_encoded_and_unknown_candidates_are_reported(taste, with_features):
+    X, y, users, items = taste
+    with pytest.raises(ValueError, match="`items` lacks the column"):
+        with_features.predict(X.iloc[:2], items=_renamed(items, "movie_id")[["movie_id", "title"]])
+    with pytest.warns(UserWarning, match="None of the `candidates`"):
+        assert with_features.recommend([0], k=2, candidates=[-5, -6]).empty
