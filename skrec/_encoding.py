@@ -38,32 +38,25 @@ class IdEncoder:
             If ``ids`` are of another kind (numbers, strings, ...) than the vocabulary's: the
             same value as a string and as a number would otherwise be two ids.
         """
-        new, known = id_kind(pd.Index(ids)), id_kind(self.index)
-        if len(ids) and new != known:
-            raise TypeError(
-                f"The {self.index.name!r} ids of this fit are {new}, but the fitted model's are {known} "
-                f"(dtype {self.index.dtype}): a warm-started fit must use ids of the same kind as the first "
-                f"fit, or '1' and 1 would be two different ids. Convert them, e.g. with .astype"
-                f"({'int' if known == 'numbers' else 'str'}), or set warm_start=False to refit."
-            )
+        self.check_kind(ids, "this fit", whose="the fitted model's", remedy=", or set warm_start=False to refit")
         unseen = pd.Index(pd.unique(ids), name=self.index.name)
         unseen = unseen[self.index.get_indexer(unseen) < 0].sort_values()
         return IdEncoder.from_index(self.index.append(unseen) if len(unseen) else self.index)
 
-    def check_kind(self, ids, where):
+    def check_kind(self, ids, where, whose="the model's", remedy=""):
         """Raise ``TypeError`` if ``ids`` are of another kind (numbers, strings) than the vocabulary's.
 
         An id of another kind can never match (``'1'`` is not ``1``): without this check a whole
-        request would silently be unknown.
+        request would silently be unknown, and a warm fit would make one id two.
         """
         if not len(ids):
             return
         given, known = id_kind(pd.Index(ids)), id_kind(self.index)
         if given != known:
             raise TypeError(
-                f"The {self.index.name!r} ids of {where} are {given}, but the model's are {known} (dtype "
+                f"The {self.index.name!r} ids of {where} are {given}, but {whose} are {known} (dtype "
                 f"{self.index.dtype}): '1' and 1 are different ids. Convert them, e.g. with "
-                f".astype({'int' if known == 'numbers' else 'str'})."
+                f".astype({'int' if known == 'numbers' else 'str'}){remedy}."
             )
 
     @classmethod

@@ -21,8 +21,7 @@ side features' sum, as the model scores them) are looked up by the model.
 
 import numpy as np
 
-from skrec._keras import keras
-from skrec._retrieval import pad_to_bucket
+from skrec._retrieval import table_rows
 
 __all__ = ["fold_in"]
 
@@ -75,7 +74,7 @@ def _svdpp_term(model, n_users, rows, items):
 def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
     """Solve each user's ridge problem (vector and bias) by its normal equations."""
     dim = model.embedding_dim
-    item_rows = _item_rows(model, items, new_item_rows)
+    item_rows = table_rows(model, "item", items, new_item_rows)
     features = np.concatenate([item_rows[:, :dim], np.ones((len(items), 1))], axis=1)  # [q_i, 1]
     bias = model.rating_bias_scale * item_rows[:, dim]
     target = scaled - float(np.asarray(model.global_mean.value)) - bias
@@ -85,17 +84,6 @@ def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
         mine = (rows >= users[0]) & (rows <= users[-1])
         out[users] = _solve(features[mine], target[mine], rows[mine] - users[0], prior[users], lam)
     return out.astype(np.float32)
-
-
-def _item_rows(model, items, new_item_rows):
-    """Table rows of item codes, side features included; codes past the catalogue from ``new_item_rows``."""
-    codes, position = np.unique(items, return_inverse=True)
-    fitted = codes[codes < model.n_items]
-    rows = keras.ops.convert_to_numpy(model.table_rows("item", pad_to_bucket(fitted)))[: len(fitted)] if len(fitted) else None
-    if len(fitted) < len(codes):
-        extra = new_item_rows[codes[len(fitted) :] - model.n_items]
-        rows = extra if rows is None else np.concatenate([rows, extra])
-    return rows[position]
 
 
 def _solve(features, target, rows, prior, lam):

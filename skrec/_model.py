@@ -211,7 +211,7 @@ class MultiTaskModel(keras.Model):
         """Boolean ``[n_rows]``: which ``"user"`` or ``"item"`` rows have a feature, or None without features."""
         if not self.feature_names[space]:
             return None
-        return np.abs(np.asarray(getattr(self, f"{space}_feature_weights").value)).sum(axis=1) > 0
+        return np.abs(self.feature_arrays(space)[1]).sum(axis=1) > 0
 
     def mark_cold(self, space, rows):
         """Mark ``"user"`` or ``"item"`` rows as cold start: known from their features alone.
@@ -316,12 +316,8 @@ class MultiTaskModel(keras.Model):
 
     def ratings_of_rows(self, user_vector, user_rows, item_rows):
         """Predicted scaled ratings from user vectors and user and item table rows (see :meth:`table_rows`)."""
-        item_vector, item_bias, _ = self._item_parts(ops.convert_to_tensor(item_rows))
-        out = {"user_vector": ops.convert_to_tensor(user_vector), "item_vector": item_vector}
-        if self.rating_head == "dot":
-            out["user_bias"] = self._user_parts(ops.convert_to_tensor(user_rows))[1]
-            out["item_bias"] = item_bias
-        return self._rating(out)
+        convert = ops.convert_to_tensor
+        return self._outputs_of_rows(convert(user_vector), convert(user_rows), convert(item_rows))["rating"]
 
     def user_vectors_of_rows(self, user_rows):
         """User vectors of table rows without a history (ids met at serving time with features)."""
@@ -344,7 +340,11 @@ class MultiTaskModel(keras.Model):
         return vectors + implicit
 
     def _outputs(self, user_vector, user_rows, items, rows, keep=None):
-        item_vector, item_bias, retrieval_bias = self._item_parts(self._rows("item_embedding", "item", items, rows, keep))
+        return self._outputs_of_rows(user_vector, user_rows, self._rows("item_embedding", "item", items, rows, keep))
+
+    def _outputs_of_rows(self, user_vector, user_rows, item_rows):
+        """Vectors, biases and the predicted rating of each (user, item) row pair."""
+        item_vector, item_bias, retrieval_bias = self._item_parts(item_rows)
         out = {"user_vector": user_vector, "item_vector": item_vector}
         if self.rating_head == "dot":
             out["user_bias"] = self._user_parts(user_rows)[1]

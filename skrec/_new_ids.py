@@ -18,7 +18,7 @@ import pandas as pd
 
 from skrec._features import padded_features
 from skrec._keras import keras
-from skrec._retrieval import PAIR_CHUNK, pad_to_bucket, user_vectors
+from skrec._retrieval import PAIR_CHUNK, pad_to_bucket, table_rows, user_vectors
 
 __all__ = ["NewIds", "new_ids", "extended_codes", "rate_pairs"]
 
@@ -84,7 +84,7 @@ def rate_pairs(model, u, i, history, new_users, new_items):
     users, user_position = np.unique(u, return_inverse=True)
     items, item_position = np.unique(i, return_inverse=True)
     vectors, user_rows = _user_side(model, users, history, new_users)
-    item_rows = _rows(model, "item", items, new_items, model.n_items)
+    item_rows = table_rows(model, "item", items, None if new_items is None else new_items.rows)
     out = np.empty(len(u), dtype=np.float64)
     for start in range(0, len(u), PAIR_CHUNK):
         part = pad_to_bucket(np.arange(start, min(start + PAIR_CHUNK, len(u))))
@@ -96,7 +96,7 @@ def rate_pairs(model, u, i, history, new_users, new_items):
 
 def _user_side(model, codes, history, new_users):
     """User vectors and table rows of distinct extended user ``codes``."""
-    rows = _rows(model, "user", codes, new_users, model.n_users)
+    rows = table_rows(model, "user", codes, None if new_users is None else new_users.rows)
     fitted = codes < model.n_users
     vectors = np.empty((len(codes), model.embedding_dim), np.float32)
     vectors[fitted] = user_vectors(model, codes[fitted], history)
@@ -104,18 +104,3 @@ def _user_side(model, codes, history, new_users):
         vectors[~fitted] = keras.ops.convert_to_numpy(model.user_vectors_of_rows(rows[~fitted]))
     return vectors, rows
 
-
-def _rows(model, space, codes, new, n_fitted):
-    """Table rows (features included) of extended ``codes``: the model's, or the new ids'."""
-    fitted = codes < n_fitted
-    rows = np.empty((len(codes), _width(model, space)), np.float32)
-    if fitted.any():
-        looked_up = model.table_rows(space, pad_to_bucket(codes[fitted]))
-        rows[fitted] = keras.ops.convert_to_numpy(looked_up)[: int(fitted.sum())]
-    if not fitted.all():
-        rows[~fitted] = new.rows[codes[~fitted] - n_fitted]
-    return rows
-
-
-def _width(model, space):
-    return int(getattr(model, f"{space}_embedding").embeddings.shape[1])

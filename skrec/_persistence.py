@@ -43,16 +43,11 @@ __all__ = ["SavedState", "save", "load"]
 
 FORMAT_VERSION = 3
 
-# Functions and types of the default feature encoding (skrec._features) that skops.io is told
-# to trust on load, besides the scikit-learn, NumPy and SciPy types it trusts itself.
-TRUSTED = [
-    "numpy.dtype",
-    "skrec._features._as_float",
-    "skrec._features._as_object",
-    "skrec._features._as_text",
-    "skrec._features._split",
-    "skrec._features._year",
-]
+# What skops.io is told to trust on load besides the scikit-learn, NumPy and SciPy types it
+# trusts itself: NumPy dtypes (KBinsDiscretizer's parameter) and the functions of skrec's
+# default feature encoding.
+TRUSTED = ("numpy.dtype",)
+TRUSTED_MODULES = ("skrec._features.",)
 
 SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders"])
 SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
@@ -167,7 +162,7 @@ def load(path, trusted=()):
     """Read the parts of an estimator written by :func:`save` (see :func:`skrec.load`).
 
     ``trusted`` lists the types (``"module.name"``) a stored transformer may hold besides the
-    ones ``skops.io`` and :data:`TRUSTED` trust.
+    ones ``skops.io``, :data:`TRUSTED` and :data:`TRUSTED_MODULES` trust.
 
     Returns
     -------
@@ -221,7 +216,7 @@ def _from_skops(data, path, trusted):
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=data)
-    refused = [name for name in untrusted if name not in TRUSTED and name not in trusted]
+    refused = [name for name in untrusted if not (name in TRUSTED or name.startswith(TRUSTED_MODULES) or name in trusted)]
     if refused:
         raise ValueError(
             f"{path} holds a transformer with types that are not trusted by default: {refused}. If you trust "

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from skrec._fold_in import fold_in
+from skrec._keras import keras
 from skrec._new_ids import extended_codes
 from skrec._retrieval import top_k, user_vectors
 
@@ -121,15 +122,14 @@ def _folded(model, items, new, history, lam, new_users):
     base = None if new_users is None else _feature_vectors(model, new_users, folded_ids)
     new_rows = None if items.new is None else items.new.rows
     vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows)
-    seen = (rows >= 0) & (codes >= 0)
-    return folded_ids, vectors, (rows[seen], codes[seen])
+    return folded_ids, vectors, (rows[usable], codes[usable])
 
 
 def _feature_vectors(model, new_users, ids):
     """The features' part of the vectors of ``ids`` (zero for those without features)."""
     position = new_users.index.get_indexer(ids)
     vectors = np.zeros((len(ids), model.embedding_dim), np.float32)
-    vectors[position >= 0] = new_users.rows[position[position >= 0], : model.embedding_dim]
+    vectors[position >= 0] = keras.ops.convert_to_numpy(model.user_vectors_of_rows(new_users.rows[position[position >= 0]]))
     return vectors
 
 

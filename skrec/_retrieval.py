@@ -14,7 +14,7 @@ from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["ExcludingRetrieval", "top_k", "top_k_users", "predict_scaled", "user_vectors", "pad_to_bucket"]
+__all__ = ["ExcludingRetrieval", "top_k", "top_k_users", "predict_scaled", "user_vectors", "table_rows", "pad_to_bucket"]
 
 # Users scored per call of the retrieval layer, and pairs per call of the model in `predict`.
 USER_CHUNK = 1024
@@ -193,6 +193,23 @@ def predict_scaled(model, u, i, history=None):
         n = min(PAIR_CHUNK, len(u) - start)
         out[start : start + n] = keras.ops.convert_to_numpy(rated)[:n]
     return out
+
+
+def table_rows(model, space, codes, new_rows=None):
+    """NumPy table rows (side features included) of ``"user"`` or ``"item"`` codes.
+
+    Codes past the model's table (``n + j``, ids met at serving time; see ``skrec._new_ids``)
+    take row ``j`` of ``new_rows``. Each distinct code is looked up once.
+    """
+    n_fitted = model.n_users if space == "user" else model.n_items
+    distinct, position = np.unique(codes, return_inverse=True)
+    fitted = distinct[distinct < n_fitted]  # sorted: the fitted codes come first
+    parts = []
+    if len(fitted):
+        parts.append(keras.ops.convert_to_numpy(model.table_rows(space, pad_to_bucket(fitted)))[: len(fitted)])
+    if len(fitted) < len(distinct):
+        parts.append(np.asarray(new_rows)[distinct[len(fitted) :] - n_fitted])
+    return np.concatenate(parts).astype(np.float32)[position]
 
 
 def pad_to_bucket(rows):
