@@ -52,6 +52,7 @@ SEED_PARAMS = {
     "batch_size": 1000,
     "epochs": 5,
     "early_stopping": False,
+    "swa_fraction": 0.0,
 }
 
 
@@ -74,7 +75,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     rating error and implicit's ALS and LightFM's WARP on top-10 ranking on MovieLens 100k
     (``docs/benchmark_movielens.md``): 64-d embeddings, an SVD++-style user vector, a biased
     matrix-factorisation rating head, softmax retrieval over the catalogue (sampled for
-    catalogues of more than 2,048 items), Adam with a cosine schedule over 16 epochs.
+    catalogues of more than 2,048 items), Adam at a constant rate for 24 epochs with the
+    weights averaged over the last 12 (stochastic weight averaging).
     ``MultiTaskRecommender(**skrec.SEED_PARAMS)`` is the model of the Keras-RS example
     "Multi-task recommenders: retrieval + ranking".
 
@@ -137,27 +139,38 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Further keyword arguments of the optimizer, e.g. ``{"beta_1": 0.8}``. They can also be
         set one by one as ``optimizer__<name>``, e.g. ``set_params(optimizer__beta_1=0.8)``
         or ``{"optimizer__beta_1": [0.8, 0.9]}`` in a parameter grid.
-    learning_rate : float, default=0.005
+    learning_rate : float, default=0.003
         (Initial) learning rate of the optimizer.
-    lr_schedule : {"cosine", "constant"}, default="cosine"
+    lr_schedule : {"constant", "cosine"}, default="constant"
         ``"cosine"`` decays the learning rate to 0 over ``epochs`` (Keras ``CosineDecay``).
     batch_size : int, default=1024
         Ratings per training step (and, with in-batch negatives, the negatives plus one).
         Every step has this many rows: the last batch of an epoch is completed with rows
         from the epoch's start, so the training step is compiled once.
-    epochs : int, default=16
+    epochs : int, default=24
         Maximum passes over the training ratings.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training ratings, compute the default
         :meth:`score` on them after each epoch (``history_["val_score"]``), stop after
-        ``n_iter_no_change`` epochs without improvement and keep the best epoch's weights.
-        Off by default: with the cosine schedule the last epoch is about as good as the best,
-        and training on all ratings is better (MovieLens 100k, 5 folds: NDCG@10 0.376
-        against 0.373, RMSE 0.897 against 0.899).
+        ``n_iter_no_change`` epochs without improvement and keep the best epoch's weights
+        (``swa_fraction`` is then not used). Off by default: the average of the last epochs'
+        weights beats any one epoch's, and training on all ratings beats holding some out.
     validation_fraction : float, default=0.05
         Share of the training ratings held out for early stopping (at least one rating).
     n_iter_no_change : int, default=3
         Epochs without improvement of the validation score before training stops.
+    swa_fraction : float, default=0.5
+        Share of the epochs, at the end of training, whose weights are averaged: the fitted
+        weights are the mean of the trainable weights at the ends of the last
+        ``max(1, round(swa_fraction * epochs))`` epochs (stochastic weight averaging: Izmailov
+        et al., "Averaging weights leads to wider optima and better generalization", UAI
+        2018), which costs one copy of the weights. ``0`` keeps the last epoch's weights. In
+        [0, 1]; not used with ``early_stopping``. On validation splits of MovieLens 100k's
+        training folds (``benchmarks/validate_defaults.py``), averaging the last 12 of 24
+        epochs at a constant rate of 0.003 raised NDCG@10 from 0.2055 to 0.2152 and Recall@10
+        from 0.2638 to 0.2737 against the former cosine schedule (0.005 over 16 epochs), at
+        the same RMSE (0.9003 against 0.9000); the same 24 epochs without averaging
+        (``swa_fraction=0``) gave 0.1998, 0.2569 and 0.9056.
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues training the fitted model on
         the new ratings instead of starting afresh (``epochs`` more passes, a fresh
@@ -289,13 +302,14 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         rating_blend=2.0,
         optimizer="adam",
         optimizer_params=None,
-        learning_rate=0.005,
-        lr_schedule="cosine",
+        learning_rate=0.003,
+        lr_schedule="constant",
         batch_size=1024,
-        epochs=16,
+        epochs=24,
         early_stopping=False,
         validation_fraction=0.05,
         n_iter_no_change=3,
+        swa_fraction=0.5,
         warm_start=False,
         unknown_users="popular",
         user_features="auto",
@@ -331,6 +345,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.user_features = user_features
         self.item_features = item_features
         self.id_dropout = id_dropout
+        self.swa_fraction = swa_fraction
         self.user_col = user_col
         self.item_col = item_col
         self.random_state = random_state
@@ -571,8 +586,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             n_negatives=int(self.n_negatives),
             devices=data_parallel_devices(),
             id_dropout=float(self.id_dropout),
+            swa_epochs=self._swa_epochs(),
         )
         return train(model, data, options, seed)
+
+    def _swa_epochs(self):
+        """Epochs at the end of training whose weights are averaged: ``swa_fraction`` of ``epochs``, at least 1."""
+        return max(1, round(self.swa_fraction * self.epochs)) if self.swa_fraction else 0
 
     def _merged_history(self, history):
         """This fit's history, appended to the earlier fits' when warm."""

@@ -2,7 +2,8 @@
 
 The callbacks are Keras callbacks: :class:`StopOnDivergence` (a non-finite loss raises
 :class:`~skrec.exceptions.TrainingDivergedError`), :class:`ValidationScore` (the default score of
-held-out training ratings, for early stopping) and Keras's own ``EarlyStopping``.
+held-out training ratings, for early stopping), Keras's own ``EarlyStopping`` and, without early
+stopping, :class:`AverageWeights` (stochastic weight averaging over the last epochs).
 """
 
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class TrainingOptions:
     n_negatives: int
     devices: int = 1
     id_dropout: float = 0.0
+    swa_epochs: int = 0
 
 
 def _id_dropout(model, rate):
@@ -109,6 +111,8 @@ def _callbacks(data, options):
             keras.callbacks.EarlyStopping(monitor="val_score", mode="max", patience=options.n_iter_no_change),
             RestoreBest(),
         ]
+    elif options.swa_epochs:
+        callbacks.append(AverageWeights(first_epoch=options.epochs - options.swa_epochs))
     return callbacks
 
 
@@ -182,6 +186,39 @@ class RestoreBest(keras.callbacks.Callback):
         if self.weights is not None:
             for variable, value in zip(self.model.weights, self.weights):
                 variable.assign(value)
+
+
+class AverageWeights(keras.callbacks.Callback):
+    """Stochastic weight averaging: the fitted weights are the mean of those at the ends of epochs.
+
+    The trainable weights at the end of every epoch from ``first_epoch`` (counted from 0) on are
+    summed; at the end of training they are replaced by their mean (Izmailov et al., "Averaging
+    weights leads to wider optima and better generalization", UAI 2018). The sum costs one copy
+    of the weights and one pass over them per averaged epoch, not per step.
+    """
+
+    def __init__(self, first_epoch):
+        super().__init__()
+        self.first_epoch = first_epoch
+
+    def on_train_begin(self, logs=None):
+        self.total, self.count = None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first_epoch:
+            return
+        values = [np.array(variable.value) for variable in self.model.trainable_weights]
+        if self.total is None:
+            self.total = values
+        else:
+            for total, value in zip(self.total, values):
+                total += value
+        self.count += 1
+
+    def on_train_end(self, logs=None):
+        if self.count:
+            for variable, total in zip(self.model.trainable_weights, self.total):
+                variable.assign((total / self.count).astype(variable.dtype))
 
 
 class ValidationScore(keras.callbacks.Callback):

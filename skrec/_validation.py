@@ -123,6 +123,7 @@ PARAMETER_CONSTRAINTS = {
     "user_features": _FEATURES,
     "item_features": _FEATURES,
     "id_dropout": _Interval(numbers.Real, 0.0, 1.0, closed="left"),
+    "swa_fraction": _Interval(numbers.Real, 0.0, 1.0, closed="both"),
     "user_col": _COLUMN,
     "item_col": _COLUMN,
     "random_state": _Check(_random_state, "an int in [0, 2**32 - 1], a numpy.random.RandomState or None"),

@@ -419,6 +419,29 @@ def test_early_stopping_restores_the_best_epoch(ratings):
     assert n == 12 or n - 1 - best >= 2  # stopped only after `n_iter_no_change` epochs without a gain
 
 
+def _tables(est):
+    return [keras_numpy(w) for w in est.model_.trainable_weights]
+
+
+def test_swa_fraction_averages_the_weights_of_the_last_epochs(ratings):
+    # With a constant rate, the first epochs of a longer fit are those of a shorter one, so the
+    # average of the last two of three epochs is the mean of the 2-epoch and 3-epoch models.
+    params = {**FAST, **IMPROVED, "lr_schedule": "constant", "swa_fraction": 0.0}
+    fit = lambda **p: MultiTaskRecommender(**{**params, **p}).fit(ratings, ratings["rating"])
+    two, three, averaged = fit(epochs=2), fit(epochs=3), fit(epochs=3, swa_fraction=0.5)
+    for a, b, mean in zip(_tables(two), _tables(three), _tables(averaged)):
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(two.predict(ratings), three.predict(ratings), atol=1e-3)  # the epochs differ
+
+
+def test_swa_fraction_is_not_used_with_early_stopping(ratings):
+    params = {**FAST, **IMPROVED, "epochs": 4, "early_stopping": True, "validation_fraction": 0.2}
+    plain = MultiTaskRecommender(**params).fit(ratings, ratings["rating"])
+    averaged = MultiTaskRecommender(**params, swa_fraction=1.0).fit(ratings, ratings["rating"])
+    for a, b in zip(_tables(plain), _tables(averaged)):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -426,6 +449,7 @@ def test_early_stopping_restores_the_best_epoch(ratings):
         ({"rating_head": "svd"}, r"'rating_head' .* must be one of \{'dot', 'mlp'\}. Got 'svd'"),
         ({"retrieval_negatives": "negative"}, r"'retrieval_negatives' .* must be one of"),
         ({"lr_schedule": "step"}, r"'lr_schedule' .* must be one of \{'cosine', 'constant'\}"),
+        ({"swa_fraction": 1.5}, r"'swa_fraction' .* range \[0.0, 1.0\]. Got 1.5"),
         ({"optimizer": "nope"}, r"`optimizer` must be the name of a Keras optimizer"),
         ({"early_stopping": True, "validation_fraction": 1.5}, r"'validation_fraction' .* \(0.0, 1.0\). Got 1.5"),
         ({"early_stopping": True, "validation_fraction": 0.9999}, r"it must leave at least one rating to train on"),

@@ -39,8 +39,10 @@ def test_p3_figures_land_in_the_seed_range(movielens_home):
 def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home):
     """Quality floor of the defaults on one canonical fold (the benchmark runs all five).
 
-    5-fold means of the defaults are RMSE 0.899, Recall@10 0.262, NDCG@10 0.373 (u3: 0.896,
-    0.276, 0.346); Surprise KNNBaseline reaches RMSE 0.920, implicit ALS NDCG@10 0.298.
+    5-fold means of the defaults are RMSE 0.897, Recall@10 0.272, NDCG@10 0.395 (u3: 0.894,
+    0.286, 0.371); EASE reaches Recall@10 0.271 and NDCG@10 0.384 (u3: 0.273, 0.345), Surprise
+    KNNBaseline RMSE 0.920. The floor sits above the defaults before weight averaging (u3
+    NDCG@10 0.35).
     """
     from skrec import MultiTaskRecommender, metrics
     from skrec.datasets import fetch_movielens_fold
@@ -53,6 +55,6 @@ def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home)
     recommended = model.recommend(relevant["user_id"].unique(), k=10)
     recall = metrics.recall_at_k(relevant, recommended, k=10)
     ndcg = metrics.ndcg_at_k(relevant, recommended, k=10)
-    assert rmse <= 0.915
-    assert recall >= 0.25
-    assert ndcg >= 0.33
+    assert rmse <= 0.905
+    assert recall >= 0.275
+    assert ndcg >= 0.36
