@@ -587,13 +587,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             n_negatives=int(self.n_negatives),
             devices=data_parallel_devices(),
             id_dropout=float(self.id_dropout),
-            swa_epochs=self._swa_epochs(),
+            swa_fraction=float(self.swa_fraction),
         )
         return train(model, data, options, seed)
-
-    def _swa_epochs(self):
-        """Epochs at the end of training whose weights are averaged: ``swa_fraction`` of ``epochs``, at least 1."""
-        return max(1, round(self.swa_fraction * self.epochs)) if self.swa_fraction else 0
 
     def _merged_history(self, history):
         """This fit's history, appended to the earlier fits' when warm."""

@@ -42,7 +42,7 @@ class TrainingOptions:
     n_negatives: int
     devices: int = 1
     id_dropout: float = 0.0
-    swa_epochs: int = 0
+    swa_fraction: float = 0.0
 
 
 def _id_dropout(model, rate):
@@ -111,8 +111,9 @@ def _callbacks(data, options):
             keras.callbacks.EarlyStopping(monitor="val_score", mode="max", patience=options.n_iter_no_change),
             RestoreBest(),
         ]
-    elif options.swa_epochs:
-        callbacks.append(AverageWeights(first_epoch=options.epochs - options.swa_epochs))
+    elif options.swa_fraction:
+        averaged = max(1, round(options.swa_fraction * options.epochs))  # the last epochs' share, at least 1
+        callbacks.append(AverageWeights(first_epoch=options.epochs - averaged))
     return callbacks
 
 
@@ -180,12 +181,11 @@ class RestoreBest(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs["val_score"] > self.best:
             self.best = logs["val_score"]
-            self.weights = [np.array(variable.value) for variable in self.model.weights]
+            self.weights = _values(self.model.weights)
 
     def on_train_end(self, logs=None):
         if self.weights is not None:
-            for variable, value in zip(self.model.weights, self.weights):
-                variable.assign(value)
+            _assign(self.model.weights, self.weights)
 
 
 class AverageWeights(keras.callbacks.Callback):
@@ -194,7 +194,9 @@ class AverageWeights(keras.callbacks.Callback):
     The trainable weights at the end of every epoch from ``first_epoch`` (counted from 0) on are
     summed; at the end of training they are replaced by their mean (Izmailov et al., "Averaging
     weights leads to wider optima and better generalization", UAI 2018). The sum costs one copy
-    of the weights and one pass over them per averaged epoch, not per step.
+    of the weights and one pass over them per averaged epoch, not per step. Written here because
+    Keras 3 has no weight averaging but the optimizers' per-step EMA (``use_ema``), which
+    measured worse on MovieLens (issue 12's note) and does not fit the row-sparse step.
     """
 
     def __init__(self, first_epoch):
@@ -207,7 +209,7 @@ class AverageWeights(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.first_epoch:
             return
-        values = [np.array(variable.value) for variable in self.model.trainable_weights]
+        values = _values(self.model.trainable_weights)
         if self.total is None:
             self.total = values
         else:
@@ -217,8 +219,17 @@ class AverageWeights(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.count:
-            for variable, total in zip(self.model.trainable_weights, self.total):
-                variable.assign((total / self.count).astype(variable.dtype))
+            _assign(self.model.trainable_weights, [total / self.count for total in self.total])
+
+
+def _values(variables):
+    """NumPy copies of Keras variables' values (``get_weights`` warns under NumPy 2; see RestoreBest)."""
+    return [np.array(variable.value) for variable in variables]
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value.astype(variable.dtype))
 
 
 class ValidationScore(keras.callbacks.Callback):
