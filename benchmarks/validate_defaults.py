@@ -12,6 +12,11 @@ which settings were compared).
 
 Each argument is a dict of parameters over the defaults (Python literal syntax). ``--side``
 passes the users and movies frames to ``fit`` (their features are then used by default).
+
+``--thinned FRACTION`` validates on small sparse sets instead: the rated rows of protocol P4 (a)
+(``bench_interactions.scarce``: a seeded FRACTION of each training fold's rows keeps its
+rating), of which a seeded 20% is held out. ``l2="auto"``'s reference count was chosen so
+(``--folds u1,u2,u3 --thinned 0.1``, then 0.25 and 0.5, with ``--l2-reference`` 32, 48, 64, 96).
 """
 
 import argparse
@@ -21,7 +26,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from bench_interactions import scarce
 
+import skrec._estimator
 from skrec import MultiTaskRecommender, metrics
 from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
@@ -37,6 +44,14 @@ def validation_split(train, fraction=0.1, seed=0):
     size = train.groupby("user_id")["user_id"].transform("size")
     held = (size >= 5) & (rank <= np.floor(fraction * size))
     return train[~held], train[held]
+
+
+def thinned_split(train, fold, fraction):
+    """P4 (a)'s rated rows of ``fold`` at ``fraction`` (renumbered), a seeded 20% of them held out."""
+    number = int(fold[1:])
+    part = train.pipe(scarce, number, fraction).dropna(subset=["rating"]).reset_index(drop=True)
+    held = np.random.default_rng(100 + number).choice(len(part), len(part) // 5, replace=False)
+    return part.drop(part.index[held]), part.iloc[held]
 
 
 def score(params, fit_part, held_out, side=None):
@@ -67,12 +82,20 @@ def main(argv=None):
     parser.add_argument("configs", nargs="+", help="parameter dicts over the defaults")
     parser.add_argument("--folds", default=",".join(FOLDS))
     parser.add_argument("--side", action="store_true", help="pass the users and movies frames to fit")
+    parser.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
+    parser.add_argument("--l2-reference", type=float, help="the reference count of l2='auto' (default 48)")
     args = parser.parse_args(argv)
+    if args.l2_reference is not None:
+        skrec._estimator._L2_REFERENCE_COUNT = args.l2_reference
     side = None
     if args.side:
         data = fetch_movielens()
         side = {"users": data.users, "items": data.movies}
-    splits = {fold: validation_split(fetch_movielens_fold(fold)[0]) for fold in args.folds.split(",")}
+    def split(fold):
+        train = fetch_movielens_fold(fold)[0]
+        return validation_split(train) if args.thinned is None else thinned_split(train, fold, args.thinned)
+
+    splits = {fold: split(fold) for fold in args.folds.split(",")}
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)

@@ -169,5 +169,31 @@ def test_warm_start_keeps_auto_negatives_and_refuses_another_explicit_choice(rat
     assert est.retrieval_negatives_ == fitted
 
 
+def _all_pairs(n_users, n_items, keep=1.0, seed=0):
+    """Every user rating every item (``n = n_users * n_items / sqrt(n_users * n_items)``), or a share of them."""
+    users, items = np.meshgrid(np.arange(n_users), np.arange(n_items), indexing="ij")
+    frame = pd.DataFrame({"user_id": users.ravel(), "movie_id": items.ravel() + 1000})
+    frame["rating"] = 1.0 + (frame["user_id"] + frame["movie_id"]) % 5
+    return frame.sample(frac=keep, random_state=seed).reset_index(drop=True)
+
+
+def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins():
+    dense = _all_pairs(60, 60)  # 60 rows per user and per item: past the reference count of 48
+    assert fit(dense, dense["rating"], l2="auto").l2_ == pytest.approx(0.025)
+    sparse = _all_pairs(60, 60, keep=0.25)
+    n = len(sparse) / np.sqrt(sparse["user_id"].nunique() * sparse["movie_id"].nunique())
+    assert fit(sparse, sparse["rating"], l2="auto").l2_ == pytest.approx(0.025 * 48 / n)
+    assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
+
+
+def test_warm_start_keeps_the_auto_l2_of_the_first_fit():
+    dense = _all_pairs(60, 60)
+    est = fit(dense, dense["rating"], l2="auto", warm_start=True)
+    few = dense.iloc[:40]
+    assert est.fit(few, few["rating"]).l2_ == pytest.approx(0.025)
+    with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['l2'\]"):
+        est.set_params(l2=0.1).fit(few, few["rating"])
+
+
 def keras_rows(est):
     return np.array(est.model_.item_embedding.embeddings.value)
