@@ -16,7 +16,10 @@ passes the users and movies frames to ``fit`` (their features are then used by d
 ``--thinned FRACTION`` validates on small sparse sets instead: the rated rows of protocol P4 (a)
 (``bench_interactions.scarce``: a seeded FRACTION of each training fold's rows keeps its
 rating), of which a seeded 20% is held out. ``l2="auto"``'s reference count was chosen so
-(``--folds u1,u2,u3 --thinned 0.1``, then 0.25 and 0.5, with ``--l2-reference`` 32, 48, 64, 96).
+(``--folds u1,u2,u3 --thinned 0.1``, then 0.25 and 0.5, with ``--l2-reference`` 48, 64, 80).
+``--synthetic USERS,ITEMS,RATINGS,SEED`` validates on one split of ``make_interactions`` data
+instead (noise 0.5, a seeded 20% of the rows held out), e.g. ``--synthetic 610,9742,100836,0``
+(MovieLens latest-small's shape: many interactions per user, few per item).
 """
 
 import argparse
@@ -30,7 +33,7 @@ from bench_interactions import scarce
 
 import skrec._estimator
 from skrec import MultiTaskRecommender, metrics
-from skrec.datasets import fetch_movielens, fetch_movielens_fold
+from skrec.datasets import fetch_movielens, fetch_movielens_fold, make_interactions
 from skrec.exceptions import ColdStartWarning
 
 FOLDS = ("u1", "u2", "u3", "u4", "u5")
@@ -52,6 +55,14 @@ def thinned_split(train, fold, fraction):
     part = train.pipe(scarce, number, fraction).dropna(subset=["rating"]).reset_index(drop=True)
     held = np.random.default_rng(100 + number).choice(len(part), len(part) // 5, replace=False)
     return part.drop(part.index[held]), part.iloc[held]
+
+
+def synthetic_split(text):
+    """``make_interactions`` data of the shape ``"USERS,ITEMS,RATINGS,SEED"``, a seeded 20% of its rows held out."""
+    n_users, n_items, n_ratings, seed = (int(v) for v in text.split(","))
+    ratings = make_interactions(n_users, n_items, n_ratings, noise=0.5, random_state=seed)
+    held = np.random.default_rng(0).random(len(ratings)) < 0.2
+    return ratings[~held], ratings[held]
 
 
 def score(params, fit_part, held_out, side=None):
@@ -83,7 +94,8 @@ def main(argv=None):
     parser.add_argument("--folds", default=",".join(FOLDS))
     parser.add_argument("--side", action="store_true", help="pass the users and movies frames to fit")
     parser.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
-    parser.add_argument("--l2-reference", type=float, help="the reference count of l2='auto' (default 48)")
+    parser.add_argument("--synthetic", help="validate on make_interactions data: USERS,ITEMS,RATINGS,SEED")
+    parser.add_argument("--l2-reference", type=float, help="the reference count of l2='auto' (default 64)")
     args = parser.parse_args(argv)
     if args.l2_reference is not None:
         skrec._estimator._L2_REFERENCE_COUNT = args.l2_reference
@@ -95,7 +107,7 @@ def main(argv=None):
         train = fetch_movielens_fold(fold)[0]
         return validation_split(train) if args.thinned is None else thinned_split(train, fold, args.thinned)
 
-    splits = {fold: split(fold) for fold in args.folds.split(",")}
+    splits = {fold: split(fold) for fold in args.folds.split(",")} if args.synthetic is None else {"synthetic": synthetic_split(args.synthetic)}
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)

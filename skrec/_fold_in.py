@@ -10,7 +10,7 @@ A new user's vector is found without refitting, in two steps:
 2. **Ridge on the rated history** (``rating_head="dot"``): the vector ``v`` and bias ``b`` that
    minimise ``sum_i (mean + b + b_i + v . q_i - r_i)^2 + lam * n * (|v - prior|^2 + b^2)`` over
    the user's ``n`` rated items ``i`` (scaled ratings ``r_i``, item vectors ``q_i`` and biases
-   ``b_i`` fixed), with ``lam = l2 / ranking_weight``: the training loss's rating and penalty
+   ``b_i`` fixed), with ``lam = l2_ / ranking_weight``: the training loss's rating and penalty
    terms for that one user, solved in closed form, shrunk towards the prior. This is the
    "recalculate the user with the items fixed" step of implicit's ALS, applied to the rating
    head. With no rated history the vector is the prior.
@@ -42,7 +42,7 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=N
     scaled : ndarray of float
         The entry's rating on the ``[0, 1]`` scale, NaN when it has none.
     lam : float
-        Ridge weight per rated item, ``l2 / ranking_weight`` (``inf`` keeps the prior).
+        Ridge weight per rated item, ``l2_ / ranking_weight`` (``inf`` keeps the prior).
     base : ndarray of shape (n_users, dim) or None
         Added to the prior: the users' vectors from their side features.
     new_item_rows : ndarray of shape (n_new, table width) or None

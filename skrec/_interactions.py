@@ -185,15 +185,14 @@ class TrainingSet:
         return float(np.mean(~np.isnan(self.scaled[self.train]))) if len(self.train) else 0.0
 
     def interactions_per_id(self):
-        """Training rows per user and per item, together: ``n / sqrt(n_users * n_items)``.
+        """Training rows per user or per item, whichever is more: ``n / min(n_users, n_items)``.
 
-        The geometric mean of the mean rows per user and per item, over the ids with a
-        training row (cold-start ids of side frames do not count); 0 without training rows.
+        The larger of the mean rows per user and per item, over the ids with a training row
+        (cold-start ids of side frames do not count); 0 without training rows.
         """
         if not len(self.train):
             return 0.0
-        n_users, n_items = (len(np.unique(codes[self.train])) for codes in (self.users, self.items))
-        return len(self.train) / np.sqrt(float(n_users) * n_items)
+        return len(self.train) / min(len(np.unique(codes[self.train])) for codes in (self.users, self.items))
 
     def negative_items(self):
         """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).

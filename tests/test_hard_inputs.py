@@ -170,7 +170,7 @@ def test_warm_start_keeps_auto_negatives_and_refuses_another_explicit_choice(rat
 
 
 def _all_pairs(n_users, n_items, keep=1.0, seed=0):
-    """Every user rating every item (``n = n_users * n_items / sqrt(n_users * n_items)``), or a share of them."""
+    """Every user rating every item, or a seeded share of these pairs."""
     users, items = np.meshgrid(np.arange(n_users), np.arange(n_items), indexing="ij")
     frame = pd.DataFrame({"user_id": users.ravel(), "movie_id": items.ravel() + 1000})
     frame["rating"] = 1.0 + (frame["user_id"] + frame["movie_id"]) % 5
@@ -178,16 +178,18 @@ def _all_pairs(n_users, n_items, keep=1.0, seed=0):
 
 
 def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins():
-    dense = _all_pairs(60, 60)  # 60 rows per user and per item: past the reference count of 48
+    dense = _all_pairs(70, 70)  # 70 rows per user and per item: past the reference count
     assert fit(dense, dense["rating"], l2="auto").l2_ == pytest.approx(0.025)
-    sparse = _all_pairs(60, 60, keep=0.25)
-    n = len(sparse) / np.sqrt(sparse["user_id"].nunique() * sparse["movie_id"].nunique())
-    assert fit(sparse, sparse["rating"], l2="auto").l2_ == pytest.approx(0.025 * 48 / n)
+    one_dense_side = _all_pairs(8, 70)  # 70 rows per user, 8 per item
+    assert fit(one_dense_side, one_dense_side["rating"], l2="auto").l2_ == pytest.approx(0.025)
+    sparse = _all_pairs(70, 70, keep=0.25)
+    n = len(sparse) / min(sparse["user_id"].nunique(), sparse["movie_id"].nunique())
+    assert fit(sparse, sparse["rating"], l2="auto").l2_ == pytest.approx(0.025 * 64 / n)
     assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
 
 
 def test_warm_start_keeps_the_auto_l2_of_the_first_fit():
-    dense = _all_pairs(60, 60)
+    dense = _all_pairs(70, 70)
     est = fit(dense, dense["rating"], l2="auto", warm_start=True)
     few = dense.iloc[:40]
     assert est.fit(few, few["rating"]).l2_ == pytest.approx(0.025)

@@ -87,7 +87,10 @@ def test_unrated_rows_train_retrieval_and_leave_the_rating_means(ratings):
 @pytest.mark.parametrize("y", [None, "all-nan"])
 def test_an_implicit_feedback_model_recommends_and_refuses_to_predict(ratings, y):
     target = None if y is None else np.full(len(ratings), np.nan)
-    est = MultiTaskRecommender(**FASTER).fit(ratings[["user_id", "movie_id"]], target)
+    # 480 interactions, 16 per item: l2="auto" gives 0.1, and the stronger prior needs 30 epochs
+    # (at 10, retrieval learns nothing from interactions alone; l2=0.025 learns in 10)
+    est = MultiTaskRecommender(**{**FASTER, "epochs": 30}).fit(ratings[["user_id", "movie_id"]], target)
+    assert est.l2_ == pytest.approx(0.1)
     assert est.rating_range_ is None
     recs = est.recommend(est.users_, k=3)
     own_group = ((recs["movie_id"] - 7) // 11 < 15) == ((recs["user_id"] - 100) // 3 % 2 == 0)
