@@ -19,7 +19,10 @@ rating), of which a seeded 20% is held out. ``l2="auto"``'s reference count was 
 (``--folds u1,u2,u3 --thinned 0.1``, then 0.25 and 0.5, with ``--l2-reference`` 48, 64, 80).
 ``--synthetic USERS,ITEMS,RATINGS,SEED`` validates on one split of ``make_interactions`` data
 instead (noise 0.5, a seeded 20% of the rows held out), e.g. ``--synthetic 610,9742,100836,0``
-(MovieLens latest-small's shape: many interactions per user, few per item).
+(MovieLens latest-small's shape: many interactions per user, few per item). ``--implicit
+FRACTION`` validates on implicit feedback: a seeded FRACTION of each training fold's rows
+without their ratings, a seeded 20% of them held out, every held-out row relevant (Recall@10
+and NDCG@10 only). These three exclude one another and ``--side``.
 """
 
 import argparse
@@ -65,6 +68,28 @@ def synthetic_split(text):
     return ratings[~held], ratings[held]
 
 
+def implicit_split(train, fold, fraction):
+    """A seeded ``fraction`` of ``fold``'s rows without their ratings, a seeded 20% of them held out."""
+    number = int(fold[1:])
+    rng = np.random.default_rng(200 + number)
+    part = train.iloc[np.sort(rng.choice(len(train), int(fraction * len(train)), replace=False))]
+    part = part.assign(rating=np.nan).reset_index(drop=True)
+    held = rng.random(len(part)) < 0.2
+    return part[~held], part[held]
+
+
+def score_implicit(params, fit_part, held_out, side=None):
+    """Recall@10 and NDCG@10 of an implicit-feedback fit against every held-out row of its users."""
+    model = MultiTaskRecommender(**params, random_state=0)
+    start = time.perf_counter()
+    model.fit(fit_part[["user_id", "movie_id"]])
+    seconds = time.perf_counter() - start
+    relevant = held_out.loc[held_out["user_id"].isin(model.users_), ["user_id", "movie_id"]]
+    recommended = model.recommend(relevant["user_id"].unique(), k=10)
+    kw = dict(k=10, user_col="user_id", item_col="movie_id")
+    return {"recall": metrics.recall_at_k(relevant, recommended, **kw), "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw), "fit_s": seconds}
+
+
 def score(params, fit_part, held_out, side=None):
     """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split.
 
@@ -88,30 +113,48 @@ def score(params, fit_part, held_out, side=None):
     }
 
 
+def make_splits(args):
+    """The validation splits the options ask for, by name."""
+    if args.synthetic is not None:
+        return {"synthetic": synthetic_split(args.synthetic)}
+    splits = {}
+    for fold in args.folds.split(","):
+        train = fetch_movielens_fold(fold)[0]
+        if args.thinned is not None:
+            splits[fold] = thinned_split(train, fold, args.thinned)
+        elif args.implicit is not None:
+            splits[fold] = implicit_split(train, fold, args.implicit)
+        else:
+            splits[fold] = validation_split(train)
+    return splits
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", help="parameter dicts over the defaults")
     parser.add_argument("--folds", default=",".join(FOLDS))
     parser.add_argument("--side", action="store_true", help="pass the users and movies frames to fit")
-    parser.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
-    parser.add_argument("--synthetic", help="validate on make_interactions data: USERS,ITEMS,RATINGS,SEED")
-    parser.add_argument("--l2-reference", type=float, help="the reference count of l2='auto' (default 64)")
+    other = parser.add_mutually_exclusive_group()
+    other.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
+    other.add_argument("--synthetic", help="validate on make_interactions data: USERS,ITEMS,RATINGS,SEED")
+    other.add_argument("--implicit", type=float, help="validate on this fraction of the rows, without ratings")
+    parser.add_argument("--l2-reference", type=float,
+                        help=f"the reference count of l2='auto' (default {skrec._estimator._L2_REFERENCE_COUNT:g})")
     args = parser.parse_args(argv)
+    if args.side and (args.thinned or args.synthetic or args.implicit):
+        parser.error("--side goes with the default splits only")
     if args.l2_reference is not None:
         skrec._estimator._L2_REFERENCE_COUNT = args.l2_reference
     side = None
     if args.side:
         data = fetch_movielens()
         side = {"users": data.users, "items": data.movies}
-    def split(fold):
-        train = fetch_movielens_fold(fold)[0]
-        return validation_split(train) if args.thinned is None else thinned_split(train, fold, args.thinned)
-
-    splits = {fold: split(fold) for fold in args.folds.split(",")} if args.synthetic is None else {"synthetic": synthetic_split(args.synthetic)}
+    splits = make_splits(args)
+    scorer = score if args.implicit is None else score_implicit
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)
-        results = [score(params, *split, side) for split in splits.values()]
+        results = [scorer(params, *split, side) for split in splits.values()]
         mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
         rows.append({"config": text, **mean})
         print(f"{text:60s} " + "  ".join(f"{k}={v:.4f}" for k, v in mean.items()), flush=True)

@@ -134,17 +134,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Weight of the rating loss. ``0`` trains a retrieval-only model. With both weights ``0``
         nothing but the L2 penalty is trained.
     l2 : "auto" or float, default="auto"
-        Weight of the L2 penalty on the batch's user and item vectors and biases. ``"auto"``
-        adapts it to the data's size: with ``n`` the mean training interactions per user or
-        per item, whichever is more (``n_interactions / min(n_users, n_items)``), it is 0.025
-        for ``n >= 64`` and ``0.025 * 64 / n`` below; the weight used is ``l2_``, kept by warm
-        starts. Chosen on validation splits (``benchmarks/validate_defaults.py``): 0.025 on
-        MovieLens 100k's training folds (``n`` 77); 64 on their rated rows thinned to 10%, 25%
-        and 50% (``--thinned``; ``n`` 7.4, 17 and 34), where it cut the RMSE of 0.025 from
-        1.108 / 1.013 / 0.963 to 1.029 / 0.977 / 0.946, against 48 and 80 as the reference.
-        One well-observed side is enough for the base weight: on synthetic data of MovieLens
-        latest-small's shape (165 interactions per user, 10 per item) any stronger penalty
-        raised the RMSE.
+        Weight of the L2 penalty on the batch's user and item vectors and biases (charged per
+        interaction). ``"auto"`` adapts it to the data's size: with ``n = n_interactions /
+        min(n_users, n_items)``, the larger of the mean training interactions per user and
+        per item, it is 0.025 for ``n >= 64`` and ``0.025 * 64 / n`` below (at most 1.6, for
+        ``n = 1``); e.g. 20,000 interactions of 1,000 users with 5,000 items give ``n = 20``
+        and 0.08. ``n`` counts the training rows as given (repeated pairs, unrated rows and
+        rows of weight 0 included; cold-start ids of side frames and rows held out for early
+        stopping not). The weight used is ``l2_``; a warm start keeps it under ``"auto"``
+        (an explicit other value between warm fits raises ``ValueError``, like the loss
+        weights). Both numbers were chosen on validation splits of MovieLens 100k (0.025 on
+        the training folds, ``n`` 85; 64 on their rated rows thinned to 10-50%); see the user
+        guide's "Small sparse data sets" for the figures and for why the larger mean counts.
     rating_blend : float, default=2.0
         :meth:`recommend` ranks items by ``retrieval score + rating_blend * predicted rating``
         (the rating on the ``[0, 1]`` scale), so the rating head re-ranks what retrieval finds.
@@ -958,8 +959,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return users, items, ratings if self._interactions_.has_ratings else np.full(len(users), np.nan)
 
     def _ridge_weight(self):
-        """The fold-in's ridge weight per rated item: ``l2_ / ranking_weight``."""
-        return self.l2_ / float(self.ranking_weight) if self.ranking_weight else np.inf
+        """The fold-in's ridge weight per rated item: ``l2_ / ranking_weight`` (read from the model, which older pickles hold too)."""
+        return float(self.model_.l2) / float(self.ranking_weight) if self.ranking_weight else np.inf
 
     def _rating_blend(self):
         """``rating_blend``, or 0 for a model fitted without ratings (its rating head is untrained)."""

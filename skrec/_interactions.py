@@ -192,7 +192,7 @@ class TrainingSet:
         """
         if not len(self.train):
             return 0.0
-        return len(self.train) / min(len(np.unique(codes[self.train])) for codes in (self.users, self.items))
+        return len(self.train) / min(np.count_nonzero(np.bincount(codes[self.train])) for codes in (self.users, self.items))
 
     def negative_items(self):
         """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).

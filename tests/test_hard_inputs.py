@@ -1,5 +1,7 @@
 """Hard inputs and training faults: each documented case gets its documented answer."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -184,7 +186,9 @@ def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins()
     assert fit(one_dense_side, one_dense_side["rating"], l2="auto").l2_ == pytest.approx(0.025)
     sparse = _all_pairs(70, 70, keep=0.25)
     n = len(sparse) / min(sparse["user_id"].nunique(), sparse["movie_id"].nunique())
-    assert fit(sparse, sparse["rating"], l2="auto").l2_ == pytest.approx(0.025 * 64 / n)
+    est = fit(sparse, sparse["rating"], l2="auto")
+    assert est.l2_ == pytest.approx(0.025 * 64 / n)
+    assert pickle.loads(pickle.dumps(est)).l2_ == est.l2_
     assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
 
 
