@@ -43,6 +43,10 @@ __all__ = ["SavedState", "save", "load"]
 
 FORMAT_VERSION = 3
 
+#: Parameters added after the first files of this format, with the value that reproduces what
+#: skrec did before they existed: a file without one of them gets that value, not today's default.
+PARAMS_ADDED = {"swa_fraction": 0.0}
+
 # What skops.io is told to trust on load besides the scikit-learn, NumPy and SciPy types it
 # trusts itself: NumPy dtypes (KBinsDiscretizer's parameter) and the functions of skrec's
 # default feature encoding.
@@ -192,7 +196,7 @@ def load(path, trusted=()):
             raise  # a version mismatch, already explained
         raise ValueError(f"{path} is not a skrec model file, or it is truncated or corrupt ({exc}).") from None
 
-    params = dict(metadata["params"], layer_sizes=tuple(metadata["params"]["layer_sizes"]))
+    params = {**PARAMS_ADDED, **metadata["params"], "layer_sizes": tuple(metadata["params"]["layer_sizes"])}
     params.update({name[len("params/") : -len(".skops")]: _from_skops(data, path, trusted) for name, data in objects.items() if name.startswith("params/")})
     encoders = {space: _encoder(meta, objects.get(f"features/{space}.skops"), path, trusted) for space, meta in metadata["features"].items()}
     model = _model(metadata, arrays, path)

@@ -71,6 +71,14 @@ def test_incompatible_versions_are_refused(saved, tmp_path, change, match):
         skrec.load(tmp_path / "other.skrec")
 
 
+def test_a_file_written_before_weight_averaging_loads_without_it(saved, tmp_path):
+    est, path, ratings = saved
+    rewrite(path, tmp_path / "old.skrec", lambda m: m["params"].pop("swa_fraction"))
+    loaded = skrec.load(tmp_path / "old.skrec")
+    assert loaded.swa_fraction == 0.0  # what skrec did then, not today's default of 0.5
+    np.testing.assert_array_equal(loaded.predict(ratings), est.predict(ratings))
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "not-zip"])
 def test_corrupt_files_give_a_clear_error(saved, tmp_path, damage):
     _, path, _ = saved
