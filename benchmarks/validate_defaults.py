@@ -78,39 +78,33 @@ def implicit_split(train, fold, fraction):
     return part[~held], part[held]
 
 
-def score_implicit(params, fit_part, held_out, side=None):
-    """Recall@10 and NDCG@10 of an implicit-feedback fit against every held-out row of its users."""
-    model = MultiTaskRecommender(**params, random_state=0)
-    start = time.perf_counter()
-    model.fit(fit_part[["user_id", "movie_id"]])
-    seconds = time.perf_counter() - start
-    relevant = held_out.loc[held_out["user_id"].isin(model.users_), ["user_id", "movie_id"]]
+def ranking(model, relevant):
+    """Recall@10 and NDCG@10 of ``model``'s recommendations against the ``relevant`` pairs."""
     recommended = model.recommend(relevant["user_id"].unique(), k=10)
     kw = dict(k=10, user_col="user_id", item_col="movie_id")
-    return {"recall": metrics.recall_at_k(relevant, recommended, **kw), "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw), "fit_s": seconds}
+    return {"recall": metrics.recall_at_k(relevant, recommended, **kw), "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw)}
 
 
 def score(params, fit_part, held_out, side=None):
     """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split.
 
-    ``side`` holds the ``users`` and ``items`` frames to pass to ``fit``, if any.
+    ``side`` holds the ``users`` and ``items`` frames to pass to ``fit``, if any. Without any
+    rating (``--implicit``) the model is an implicit-feedback one: no RMSE, and every held-out
+    row of a fitted user is relevant.
     """
     model = MultiTaskRecommender(**params, random_state=0)
     start = time.perf_counter()
     model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"], **(side or {}))
     seconds = time.perf_counter() - start
+    if model.rating_range_ is None:
+        relevant = held_out.loc[held_out["user_id"].isin(model.users_), ["user_id", "movie_id"]]
+        return {**ranking(model, relevant), "fit_s": seconds}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
         predicted = model.predict(held_out)
     relevant = held_out.loc[held_out["rating"] >= 4, ["user_id", "movie_id"]]
-    recommended = model.recommend(relevant["user_id"].unique(), k=10)
-    kw = dict(k=10, user_col="user_id", item_col="movie_id")
-    return {
-        "rmse": float(np.sqrt(np.mean((np.clip(predicted, 1, 5) - held_out["rating"]) ** 2))),
-        "recall": metrics.recall_at_k(relevant, recommended, **kw),
-        "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw),
-        "fit_s": seconds,
-    }
+    rmse = float(np.sqrt(np.mean((np.clip(predicted, 1, 5) - held_out["rating"]) ** 2)))
+    return {"rmse": rmse, **ranking(model, relevant), "fit_s": seconds}
 
 
 def make_splits(args):
@@ -150,11 +144,10 @@ def main(argv=None):
         data = fetch_movielens()
         side = {"users": data.users, "items": data.movies}
     splits = make_splits(args)
-    scorer = score if args.implicit is None else score_implicit
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)
-        results = [scorer(params, *split, side) for split in splits.values()]
+        results = [score(params, *split, side) for split in splits.values()]
         mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
         rows.append({"config": text, **mean})
         print(f"{text:60s} " + "  ".join(f"{k}={v:.4f}" for k, v in mean.items()), flush=True)

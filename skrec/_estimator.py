@@ -959,7 +959,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         return users, items, ratings if self._interactions_.has_ratings else np.full(len(users), np.nan)
 
     def _ridge_weight(self):
-        """The fold-in's ridge weight per rated item: ``l2_ / ranking_weight`` (read from the model, which older pickles hold too)."""
+        """The fold-in's ridge weight per rated item: ``l2_ / ranking_weight`` (the model's, which old pickles hold too)."""
         return float(self.model_.l2) / float(self.ranking_weight) if self.ranking_weight else np.inf
 
     def _rating_blend(self):

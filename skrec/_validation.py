@@ -107,7 +107,7 @@ PARAMETER_CONSTRAINTS = {
     "n_negatives": _Interval(numbers.Integral, 1),
     "retrieval_weight": _WEIGHT,
     "ranking_weight": _WEIGHT,
-    "l2": _Check(lambda v: (isinstance(v, str) and v == "auto") or _WEIGHT.accepts(v), "'auto' or a float in the range [0.0, inf)"),
+    "l2": _Check(lambda v: (isinstance(v, str) and v == "auto") or _WEIGHT.accepts(v), f"'auto' or {_WEIGHT}"),
     "rating_blend": _WEIGHT,
     "optimizer": _Check(lambda v: isinstance(v, str) and bool(v), "the name of a Keras optimizer, e.g. 'adam'"),
     "optimizer_params": _Check(lambda v: v is None or isinstance(v, dict), "a dict or None"),
