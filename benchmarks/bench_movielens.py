@@ -59,7 +59,10 @@ schedule (Adam 0.005 over 16 epochs) by stochastic weight averaging: Adam at a c
 for 24 epochs, the fitted weights the mean of those at the ends of the last 12, chosen on
 `benchmarks/validate_defaults.py`'s splits (10% of each user's training ratings) against 18
 other schedules, rates, windows, lengths, widths, L2 weights, retrieval weights and blends
-(docs/user_guide.md, "Weight averaging"). Fit times are wall seconds on the
+(docs/user_guide.md, "Weight averaging"). The row with `item_implicit_feedback=True` adds the
+item-side counterpart of the SVD++ term to the rating head (the users who rated a movie, as in
+myfm's configuration (a) below), an option chosen on the same validation splits
+(docs/user_guide.md, "Item-side implicit feedback"). Fit times are wall seconds on the
 machine below with other work running, so they are indicative.
 
 How the peers were set up (issue 13): EASE, RP3beta and item-KNN (cosine) see each training
@@ -358,6 +361,7 @@ def run_myfm(train, test, side_data, with_side):
 def systems(with_peers):
     out = {
         "skrec default": lambda tr, te: run_skrec(tr, te, {}),
+        "skrec, item_implicit_feedback=True": lambda tr, te: run_skrec(tr, te, {"item_implicit_feedback": True}),
         "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_PARAMS),
         "most popular": run_most_popular,
     }

@@ -41,6 +41,7 @@ SEED_PARAMS = {
     "layer_sizes": (256, 128),
     "rating_head": "mlp",
     "implicit_feedback": False,
+    "item_implicit_feedback": False,
     "retrieval_negatives": "in_batch",
     "retrieval_weight": 1.0,
     "ranking_weight": 1.0,
@@ -114,6 +115,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         expected sum is the full one; predictions and recommendations always use the whole
         history. While training, a user's ratings come in runs of up to 8 in a batch, so the
         history is read once for them.
+    item_implicit_feedback : bool, default=False
+        Add to the item vector that the rating head reads the item-side counterpart of the
+        SVD++ term: ``|R(i)|^-1/2`` times the sum of a second user table over the users
+        ``R(i)`` who interacted with the item in training, so that an item is also known by
+        who rated it (the implicit-feedback features of items in myfm's Bayesian
+        factorization machine examples; Rendle, "Factorization machines with libFM", ACM TIST
+        2012). The retrieval head does not read it. On MovieLens 100k's validation splits it
+        lowers the RMSE by about 0.004 at 2.5 times the fit time (see the user guide).
+    max_raters : int, default=16
+        Most raters the item-side term reads for an item in one training step: a longer list
+        is replaced by a systematic sample of this many, rescaled so that its expected sum is
+        the full one (as ``max_history``); predictions always use every rater.
     retrieval_negatives : {"auto", "catalogue", "sampled", "in_batch"}, default="auto"
         ``"catalogue"``: full softmax over all items, averaged over the batch, on separate
         linear maps of the user and item vectors plus a learned item bias; its cost per step
@@ -315,6 +328,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         rating_head="dot",
         implicit_feedback=True,
         max_history=32,
+        item_implicit_feedback=False,
+        max_raters=16,
         retrieval_negatives="auto",
         n_negatives=512,
         retrieval_weight=0.1,
@@ -346,6 +361,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.rating_head = rating_head
         self.implicit_feedback = implicit_feedback
         self.max_history = max_history
+        self.item_implicit_feedback = item_implicit_feedback
+        self.max_raters = max_raters
         self.retrieval_negatives = retrieval_negatives
         self.n_negatives = n_negatives
         self.retrieval_weight = retrieval_weight
@@ -540,6 +557,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             user_feature_width=widths["user"],
             item_feature_width=widths["item"],
             rating_bias_scale=self._rating_bias_scale(data),
+            item_implicit_feedback=self.item_implicit_feedback,
         )
         if self._warm():
             check_same_architecture(self.model_, model)
@@ -620,6 +638,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             rating_blend=float(self.rating_blend),
             verbose=int(self.verbose),
             max_history=int(self.max_history),
+            max_raters=int(self.max_raters),
             n_negatives=int(self.n_negatives),
             devices=data_parallel_devices(),
             id_dropout=float(self.id_dropout),

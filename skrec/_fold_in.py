@@ -75,7 +75,11 @@ def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
     """Solve each user's ridge problem (vector and bias) by its normal equations."""
     dim = model.embedding_dim
     item_rows = table_rows(model, "item", items, new_item_rows)
-    features = np.concatenate([item_rows[:, :dim], np.ones((len(items), 1))], axis=1)  # [q_i, 1]
+    vectors = item_rows[:, :dim]
+    terms = model.rater_terms(items)
+    if terms is not None:
+        vectors = vectors + terms  # the rating head's item vector
+    features = np.concatenate([vectors, np.ones((len(items), 1))], axis=1)  # [q_i, 1]
     bias = model.rating_bias_scale * item_rows[:, dim]
     target = scaled - float(np.asarray(model.global_mean.value)) - bias
     out = prior.astype(np.float64).copy()

@@ -207,11 +207,12 @@ class TrainingSet:
         counts = np.bincount(self.items[self.train], minlength=self.n_items)
         return counts / max(len(self.train), 1)
 
-    def batches(self, batch_size, seed, *, history=False, max_history=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None):
+    def batches(self, batch_size, seed, *, history=False, max_history=None, max_raters=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None):
         """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
-        sampling probability of each candidate for the log-Q correction.
+        sampling probability of each candidate for the log-Q correction; with ``max_raters``,
+        the rater lists of the batch's items (see :meth:`rater_matrix`).
         """
         rows = self.train
         negatives = None if n_negatives is None else (n_negatives, self.item_probability(), self.negative_items())
@@ -224,12 +225,24 @@ class TrainingSet:
             weights=self.weights[rows].astype("float32"),
             history=self.history if history else None,
             max_history=max_history,
+            raters=None if max_raters is None else self.history.T.tocsr(),
+            max_raters=max_raters,
             group_size=GROUP_SIZE if history else 1,
             negatives=negatives,
             prepare=prepare,
             multiple=multiple,
             id_dropout=id_dropout,
         )
+
+    def rater_matrix(self):
+        """CSR ``[n_items, n_users]``: row ``i`` weighs each user who interacted with item ``i`` in training ``|R(i)|^-1/2``.
+
+        Its product with a user table is every item's rater term (``MultiTaskModel.set_rater_terms``).
+        """
+        raters = self.history.T.tocsr().astype("float64")
+        counts = np.diff(raters.indptr)
+        raters.data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
+        return raters
 
     def held_out_data(self):
         """``(users, items, scaled ratings, weights, seen)`` for the early-stopping score.
@@ -426,7 +439,10 @@ class RatingBatches(keras.utils.PyDataset):
     also hold the SVD++ history of the batch's distinct users (:func:`history_lists`; each
     row's ``user_slot`` is its user's position among them), padded with zero weights to a
     fixed number of entries so that every batch has one shape; if the batch's histories would
-    not fit, every user's cap is lowered until they do. With ``negatives = (n,
+    not fit, every user's cap is lowered until they do. With a ``raters`` matrix (items x users)
+    the inputs also hold the rater lists of the batch's distinct items (``"rater_user"``,
+    ``"rater_row"``, ``"rater_weight"``; each row's ``"item_slot"``), at most ``max_raters``
+    per item, as :func:`history_lists` samples histories. With ``negatives = (n,
     item_probability, eligible)`` the inputs hold the ``"candidate"`` items of ``n`` draws (half
     of them from the batch's items, which follow ``item_probability``, half uniform over the
     ``eligible`` items), each listed once and padded to ``n``, with ``"candidate_probability"`` and
@@ -453,6 +469,8 @@ class RatingBatches(keras.utils.PyDataset):
         weights=None,
         history=None,
         max_history=None,
+        raters=None,
+        max_raters=None,
         group_size=1,
         negatives=None,
         prepare=None,
@@ -470,6 +488,7 @@ class RatingBatches(keras.utils.PyDataset):
         self._history, self._max_history = history, max_history
         self._longest_history = 1 if history is None else max(1, int(np.diff(history.indptr).max(initial=1)))
         self._negatives, self._prepare = negatives, prepare
+        self._raters, self._max_raters = raters, max_raters
 
     def __len__(self):
         return -(-len(self._order) // self._batch_size)
@@ -487,6 +506,8 @@ class RatingBatches(keras.utils.PyDataset):
         rng = np.random.default_rng([self._seed, self._epoch, index])
         if self._history is not None:
             inputs.update(self._history_inputs(users, rng))
+        if self._raters is not None:
+            inputs.update(self._rater_inputs(items, rng))
         if self._negatives is not None:
             inputs.update(self._negative_inputs(items, rng))
         if self._id_dropout is not None:
@@ -524,6 +545,18 @@ class RatingBatches(keras.utils.PyDataset):
             "history_item": np.concatenate([items, np.zeros(pad, "int32")]),
             "history_row": np.concatenate([rows, np.zeros(pad, "int32")]),
             "history_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
+        }
+
+    def _rater_inputs(self, items, rng):
+        """The rater lists of the batch's distinct items, padded to ``max_raters`` entries per row."""
+        slot_items, slots = np.unique(items, return_inverse=True)
+        raters, rows, weights = history_lists(self._raters, slot_items, self._max_raters, rng)
+        pad = len(items) * self._max_raters - len(raters)
+        return {
+            "item_slot": slots.astype("int32"),
+            "rater_user": np.concatenate([raters, np.zeros(pad, "int32")]),
+            "rater_row": np.concatenate([rows, np.zeros(pad, "int32")]),
+            "rater_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
         }
 
     def _negative_inputs(self, items, rng):

@@ -19,8 +19,8 @@ __all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights", "model_s
 # keeps per id: the user table's row is [embedding | rating bias], the item table's
 # [embedding | rating bias | retrieval bias] (the biases only where the heads have them), so
 # that a step gathers and scatters one array per space.
-TABLES = {"user": ("user_embedding",), "item": ("item_embedding",), "history": ("implicit_embedding",)}
-ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("history_item",)}
+TABLES = {"user": ("user_embedding",), "item": ("item_embedding",), "history": ("implicit_embedding",), "rater": ("rater_embedding",)}
+ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("history_item",), "rater": ("rater_user",)}
 
 # A logit that removes a candidate (padding) from a softmax.
 _REMOVED = -1e9
@@ -36,6 +36,16 @@ class MultiTaskModel(keras.Model):
     ``history_row``: the batch row it belongs to, ``history_weight``); with weights
     ``|N(u)|^-1/2`` over the items ``N(u)`` the user rated it is the SVD++ term exactly. The
     cost is that of the history given, never of the data set.
+
+    **Item vector of the rating head.** Row ``i`` of the item table, plus, with
+    ``item_implicit_feedback``, the item-side counterpart of the SVD++ term: a weighted sum of
+    rows of a user table ``z`` over the item's raters, ``sum_v w_v z_v`` (weights
+    ``|R(i)|^-1/2`` over the users ``R(i)`` who interacted with it). While training, the caller
+    passes the raters as flat lists (``rater_user``, ``rater_row``, ``rater_weight``, and
+    ``item_slot`` mapping each row to its list); otherwise the term is read from ``rater_term``,
+    a non-trainable ``[n_items, dim]`` weight set from the full rater lists by
+    :meth:`set_rater_terms`. Only the rating head reads it; the retrieval head's item vector is
+    the table row alone.
 
     **Rating head** (``rating_head``):
 
@@ -60,7 +70,8 @@ class MultiTaskModel(keras.Model):
 
     **Loss.** ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 *
     penalty``, where ``rating_loss`` is the mean squared error on scaled ratings and
-    ``penalty`` the mean squared norm of the batch's user and item vectors and biases.
+    ``penalty`` the mean squared norm of the batch's user and item vectors and biases (and
+    rater terms).
 
     Args:
         n_users: int. Rows of the user table.
@@ -70,6 +81,7 @@ class MultiTaskModel(keras.Model):
         rating_head: str. ``"mlp"`` or ``"dot"``.
         implicit_feedback: bool. Add the SVD++ term to the user vector; the inputs must then
             hold ``history_item``, ``history_row`` and ``history_weight``.
+        item_implicit_feedback: bool. Add the rater term to the rating head's item vector.
         retrieval_negatives: str. ``"in_batch"``, ``"catalogue"`` or ``"sampled"``.
         retrieval_weight: float. Weight of the retrieval loss.
         ranking_weight: float. Weight of the rating loss.
@@ -114,6 +126,7 @@ class MultiTaskModel(keras.Model):
         user_feature_width=1,
         item_feature_width=1,
         rating_bias_scale=1.0,
+        item_implicit_feedback=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -138,6 +151,7 @@ class MultiTaskModel(keras.Model):
         self.feature_names = {"user": [str(n) for n in user_feature_names], "item": [str(n) for n in item_feature_names]}
         self.feature_width = {"user": int(user_feature_width), "item": int(item_feature_width)}
         self.rating_bias_scale = float(rating_bias_scale)
+        self.item_implicit_feedback = bool(item_implicit_feedback)
         self._make_layers(_seed_sequence(seed, 16))
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -168,6 +182,8 @@ class MultiTaskModel(keras.Model):
             self.user_map = keras.layers.Dense(dim, use_bias=False, kernel_initializer=glorot(), name="user_map")
             self.item_map = keras.layers.Dense(dim, use_bias=False, kernel_initializer=glorot(), name="item_map")
             self.sampling_correction = keras_rs.layers.SamplingProbabilityCorrection(epsilon=1e-30)
+        if self.item_implicit_feedback:
+            self.rater_embedding = keras.layers.Embedding(self.n_users, dim, embeddings_initializer=table_init(), name="rater_embedding")
 
     def build(self, input_shape=None):
         for name in self.table_names():
@@ -182,6 +198,8 @@ class MultiTaskModel(keras.Model):
         if self.retrieval_negatives != "in_batch":
             self.user_map.build((None, self.embedding_dim))
             self.item_map.build((None, self.embedding_dim))
+        if self.item_implicit_feedback:
+            self.rater_term = self.add_weight(shape=(self.n_items, self.embedding_dim), initializer="zeros", trainable=False, name="rater_term")
         self.built = True
 
     def _build_features(self):
@@ -263,8 +281,27 @@ class MultiTaskModel(keras.Model):
 
         The item tables are updated whole when the retrieval loss scores the whole catalogue.
         """
-        spaces = ["user", "item"] + (["history"] if self.implicit_feedback else [])
+        spaces = ["user", "item"] + (["history"] if self.implicit_feedback else []) + (["rater"] if self.item_implicit_feedback else [])
         return [s for s in spaces if not (s == "item" and self.retrieval_negatives == "catalogue")]
+
+    def space_size(self, space):
+        """Rows of the tables of id ``space``: users for ``"user"`` and ``"rater"``, else items."""
+        return self.n_users if space in ("user", "rater") else self.n_items
+
+    def set_rater_terms(self, raters):
+        """Set every item's rater term from ``raters``, a SciPy sparse ``[n_items, n_users]`` matrix of weights ``w_v``."""
+        if self.item_implicit_feedback:
+            self.rater_term.assign((raters @ np.asarray(self.rater_embedding.embeddings.value)).astype("float32"))
+
+    def rater_terms(self, codes):
+        """Rater terms of item ``codes`` as a NumPy ``[n, dim]`` array (0 for codes ``>= n_items``, items new since ``fit``), or None without them."""
+        if not self.item_implicit_feedback:
+            return None
+        codes = np.asarray(codes)
+        terms = np.zeros((len(codes), self.embedding_dim), "float32")
+        fitted = codes < self.n_items
+        terms[fitted] = np.asarray(self.rater_term.value)[codes[fitted]]
+        return terms
 
     # ---------------------------------------------------------------- lookups
     def _rows(self, table, key, ids, rows, keep=None):
@@ -301,7 +338,7 @@ class MultiTaskModel(keras.Model):
     def call(self, inputs, training=False, rows=None):
         user_rows = self._rows("user_embedding", "user", inputs["user"], rows, inputs.get("user_keep"))
         user_vector = self._user_vector(user_rows, inputs, rows)
-        out = self._outputs(user_vector, user_rows, inputs["item"], rows, inputs.get("item_keep"))
+        out = self._outputs(user_vector, user_rows, inputs["item"], rows, inputs.get("item_keep"), self._batch_rater_term(inputs, rows))
         if training:
             out.update(self._retrieval_logits(inputs, user_vector, out["item_vector"], out.get("retrieval_bias"), rows))
         return out
@@ -314,10 +351,11 @@ class MultiTaskModel(keras.Model):
         """Predicted scaled ratings of ``users`` (whose vectors are ``user_vector``) for ``items``."""
         return self._outputs(user_vector, self._rows("user_embedding", "user", users, None), items, None)["rating"]
 
-    def ratings_of_rows(self, user_vector, user_rows, item_rows):
-        """Predicted scaled ratings from user vectors and user and item table rows (see :meth:`table_rows`)."""
+    def ratings_of_rows(self, user_vector, user_rows, item_rows, rater_terms=None):
+        """Predicted scaled ratings from user vectors, user and item table rows (see :meth:`table_rows`) and the items' :meth:`rater_terms`."""
         convert = ops.convert_to_tensor
-        return self._outputs_of_rows(convert(user_vector), convert(user_rows), convert(item_rows))["rating"]
+        terms = None if rater_terms is None else convert(rater_terms)
+        return self._outputs_of_rows(convert(user_vector), convert(user_rows), convert(item_rows), terms)["rating"]
 
     def user_vectors_of_rows(self, user_rows):
         """User vectors of table rows without a history (ids met at serving time with features)."""
@@ -339,13 +377,28 @@ class MultiTaskModel(keras.Model):
             implicit = ops.take(implicit, inputs["user_slot"], axis=0)
         return vectors + implicit
 
-    def _outputs(self, user_vector, user_rows, items, rows, keep=None):
-        return self._outputs_of_rows(user_vector, user_rows, self._rows("item_embedding", "item", items, rows, keep))
+    def _batch_rater_term(self, inputs, rows):
+        """The rater term of each row's item from the batch's rater lists, or None (none given)."""
+        if not self.item_implicit_feedback or "rater_user" not in inputs:
+            return None
+        raters = self._rows("rater_embedding", "rater_user", inputs["rater_user"], rows)
+        weighted = raters * ops.expand_dims(ops.cast(inputs["rater_weight"], raters.dtype), -1)
+        term = ops.segment_sum(weighted, inputs["rater_row"], num_segments=ops.shape(inputs["item"])[0])
+        return ops.take(term, inputs["item_slot"], axis=0)
 
-    def _outputs_of_rows(self, user_vector, user_rows, item_rows):
+    def _outputs(self, user_vector, user_rows, items, rows, keep=None, rater_term=None):
+        if rater_term is None and self.item_implicit_feedback:
+            rater_term = ops.take(self.rater_term, ops.cast(items, "int32"), axis=0)
+        if rater_term is not None and keep is not None:
+            rater_term = rater_term * ops.expand_dims(ops.cast(keep, rater_term.dtype), -1)  # raters are the id's own part
+        return self._outputs_of_rows(user_vector, user_rows, self._rows("item_embedding", "item", items, rows, keep), rater_term)
+
+    def _outputs_of_rows(self, user_vector, user_rows, item_rows, rater_term=None):
         """Vectors, biases and the predicted rating of each (user, item) row pair."""
         item_vector, item_bias, retrieval_bias = self._item_parts(item_rows)
         out = {"user_vector": user_vector, "item_vector": item_vector}
+        if rater_term is not None:
+            out["rater_term"] = rater_term
         if self.rating_head == "dot":
             out["user_bias"] = self._user_parts(user_rows)[1]
             out["item_bias"] = item_bias
@@ -356,6 +409,8 @@ class MultiTaskModel(keras.Model):
 
     def _rating(self, out):
         user_vector, item_vector = out["user_vector"], out["item_vector"]
+        if "rater_term" in out:
+            item_vector = item_vector + out["rater_term"]
         if self.rating_head == "mlp":
             return ops.squeeze(self.rating_mlp(ops.concatenate([user_vector, item_vector], axis=1)), axis=1)
         return self.global_mean + out["user_bias"] + out["item_bias"] + ops.sum(user_vector * item_vector, axis=1)
@@ -419,10 +474,12 @@ class MultiTaskModel(keras.Model):
         """Candidate vectors, shape ``[n, width]``; see :meth:`query_embeddings`.
 
         Of every item, or of the items whose table rows are ``rows`` (see :meth:`table_rows`
-        and :meth:`feature_rows`).
+        and :meth:`feature_rows`), items the model has no interaction of (no rater term).
         """
+        terms = None
         if rows is None:
             rows = self._with_features("item", self.item_embedding.embeddings, ops.arange(self.n_items))
+            terms = self.rater_term if self.item_implicit_feedback else None
         items, item_bias, retrieval_bias = self._item_parts(ops.convert_to_tensor(rows))
         if self.retrieval_negatives == "in_batch":
             parts = [items]
@@ -432,7 +489,8 @@ class MultiTaskModel(keras.Model):
             if self.rating_head != "dot":
                 raise ValueError("A rating term in the retrieval score needs the 'dot' rating head.")
             # user_vector . item + (mean + item bias); the user bias does not change a ranking.
-            parts += [items, ops.expand_dims(self.global_mean + item_bias, 1)]
+            rating_items = items if terms is None else items + terms
+            parts += [rating_items, ops.expand_dims(self.global_mean + item_bias, 1)]
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
     # ------------------------------------------------------------------ train
@@ -471,8 +529,11 @@ class MultiTaskModel(keras.Model):
         return _weighted_mean(per_row, weight)
 
     def _penalty(self, y_pred):
-        """Squared norm of each row's user and item vectors (and biases)."""
+        """Squared norm of each row's user and item vectors (and biases and rater term)."""
         penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        if "rater_term" in y_pred:
+            # Apart from the item vector: on their sum, the two could cancel out (measured worse).
+            penalty = penalty + ops.sum(ops.square(y_pred["rater_term"]), axis=1)
         if self.rating_head == "dot":
             penalty = penalty + ops.square(y_pred["user_bias"]) + ops.square(y_pred["item_bias"])
         return penalty
@@ -497,6 +558,7 @@ class MultiTaskModel(keras.Model):
             user_feature_width=self.feature_width["user"],
             item_feature_width=self.feature_width["item"],
             rating_bias_scale=self.rating_bias_scale,
+            item_implicit_feedback=self.item_implicit_feedback,
         )
         return config
 

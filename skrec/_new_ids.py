@@ -85,10 +85,12 @@ def rate_pairs(model, u, i, history, new_users, new_items):
     items, item_position = np.unique(i, return_inverse=True)
     vectors, user_rows = _user_side(model, users, history, new_users)
     item_rows = table_rows(model, "item", items, None if new_items is None else new_items.rows)
+    terms = model.rater_terms(items)
     out = np.empty(len(u), dtype=np.float64)
     for start in range(0, len(u), PAIR_CHUNK):
         part = pad_to_bucket(np.arange(start, min(start + PAIR_CHUNK, len(u))))
-        rated = model.ratings_of_rows(vectors[user_position[part]], user_rows[user_position[part]], item_rows[item_position[part]])
+        item_part = item_position[part]
+        rated = model.ratings_of_rows(vectors[user_position[part]], user_rows[user_position[part]], item_rows[item_part], None if terms is None else terms[item_part])
         n = min(PAIR_CHUNK, len(u) - start)
         out[start : start + n] = keras.ops.convert_to_numpy(rated)[:n]
     return out

@@ -72,7 +72,7 @@ class RowSparsePlan:
         self.kind = type(optimizer).__name__
         self.spaces = {space: model.table_names(space) for space in model.sparse_spaces()}
         self.keys = {space: [k for k in ID_INPUTS[space]] for space in self.spaces}
-        self.sizes = {space: (model.n_users if space == "user" else model.n_items) for space in self.spaces}
+        self.sizes = {space: model.space_size(space) for space in self.spaces}
         tables = {name: getattr(model, name).embeddings for names in self.spaces.values() for name in names}
         trainable = model.trainable_variables
         self.table_index = {name: _position(trainable, var) for name, var in tables.items()}

@@ -40,6 +40,7 @@ class TrainingOptions:
     verbose: int
     max_history: int
     n_negatives: int
+    max_raters: int = 16
     devices: int = 1
     id_dropout: float = 0.0
     swa_fraction: float = 0.0
@@ -74,6 +75,7 @@ def train(model, data, options, seed):
         seed,
         history=model.implicit_feedback,
         max_history=options.max_history,
+        max_raters=options.max_raters if model.item_implicit_feedback else None,
         n_negatives=options.n_negatives if model.retrieval_negatives == "sampled" else None,
         prepare=plan.prepare if plan else None,
         multiple=options.devices,
@@ -85,11 +87,13 @@ def train(model, data, options, seed):
             batches,
             epochs=options.epochs,
             verbose=options.verbose,
-            callbacks=_callbacks(data, options),
+            callbacks=_callbacks(model, data, options),
             shuffle=False,  # the batches shuffle with their own generator
         )
     finally:
         object.__setattr__(model, "_row_sparse_plan", None)
+    if model.item_implicit_feedback:
+        model.set_rater_terms(data.rater_matrix())  # of the final (averaged or restored) weights
     _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
@@ -103,11 +107,15 @@ def _forget_optimizer_state(model, options, n_batches):
     model.compile(optimizer=make_optimizer(options, steps=n_batches * options.epochs), steps_per_execution=model.steps_per_execution)
 
 
-def _callbacks(data, options):
+def _callbacks(model, data, options):
     callbacks = [StopOnDivergence()]
     if options.early_stopping:
         callbacks += [
-            ValidationScore(*data.held_out_data(), rating_blend=options.rating_blend if data.interactions.has_ratings else 0.0),
+            ValidationScore(
+                *data.held_out_data(),
+                rating_blend=options.rating_blend if data.interactions.has_ratings else 0.0,
+                raters=data.rater_matrix() if model.item_implicit_feedback else None,
+            ),
             keras.callbacks.EarlyStopping(monitor="val_score", mode="max", patience=options.n_iter_no_change),
             RestoreBest(),
         ]
@@ -240,8 +248,9 @@ class ValidationScore(keras.callbacks.Callback):
     rate in the rest of the training data.
     """
 
-    def __init__(self, users, items, ratings, weights, seen, rating_blend):
+    def __init__(self, users, items, ratings, weights, seen, rating_blend, raters=None):
         super().__init__()
+        self.raters = raters
         self.rated = ~np.isnan(ratings) & (weights > 0)
         self.users, self.items, self.ratings, self.weights = users, items, ratings, weights
         self.seen, self.rating_blend = seen, rating_blend
@@ -250,6 +259,8 @@ class ValidationScore(keras.callbacks.Callback):
         self.truth = truth[truth["gain"] > 0]
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.raters is not None:
+            self.model.set_rater_terms(self.raters)  # the rater terms of this epoch's weights
         ndcg = self._ndcg()
         logs["val_ndcg"] = ndcg
         logs["val_score"] = ndcg

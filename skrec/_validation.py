@@ -103,6 +103,8 @@ PARAMETER_CONSTRAINTS = {
     "rating_head": _Options("dot", "mlp"),
     "implicit_feedback": _BOOL,
     "max_history": _Interval(numbers.Integral, 1),
+    "item_implicit_feedback": _BOOL,
+    "max_raters": _Interval(numbers.Integral, 1),
     "retrieval_negatives": _Options("auto", "catalogue", "sampled", "in_batch"),
     "n_negatives": _Interval(numbers.Integral, 1),
     "retrieval_weight": _WEIGHT,

@@ -365,10 +365,11 @@ IMPROVED = dict(
 )
 
 
-@pytest.mark.parametrize("rated_share", [1.0, 0.25])
-def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings, rated_share):
+@pytest.mark.parametrize("rated_share, item_implicit", [(1.0, False), (0.25, False), (1.0, True)])
+def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings, rated_share, item_implicit):
     y = ratings["rating"].where(np.random.default_rng(0).random(len(ratings)) < rated_share)
-    est = MultiTaskRecommender(**{**FAST, **IMPROVED, "early_stopping": False}).fit(ratings, y)
+    params = {**FAST, **IMPROVED, "early_stopping": False, "item_implicit_feedback": item_implicit}
+    est = MultiTaskRecommender(**params).fit(ratings, y)
     from skrec._retrieval import predict_scaled, user_vectors
 
     scale = est.model_.rating_bias_scale  # the rating biases learn slower with scarce ratings
@@ -408,9 +409,10 @@ def test_improved_configuration_learns_both_tasks(ratings):
     assert (group == own).mean() > 0.8
 
 
-def test_early_stopping_restores_the_best_epoch(ratings):
+@pytest.mark.parametrize("item_implicit", [False, True])
+def test_early_stopping_restores_the_best_epoch(ratings, item_implicit):
     est = MultiTaskRecommender(**{**FAST, **IMPROVED, "epochs": 12, "early_stopping": True, "n_iter_no_change": 2,
-                                  "validation_fraction": 0.2}).fit(ratings, ratings["rating"])
+                                  "validation_fraction": 0.2, "item_implicit_feedback": item_implicit}).fit(ratings, ratings["rating"])
     history = est.history_
     assert {"val_score", "val_ndcg", "val_rmse"} <= set(history)
     assert all(0.0 <= v <= 1.0 for v in history["val_score"])
@@ -432,6 +434,19 @@ def test_swa_fraction_averages_the_weights_of_the_last_epochs(ratings):
     for a, b, mean in zip(_tables(two), _tables(three), _tables(averaged)):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-4, atol=1e-6)
     assert not np.allclose(two.predict(ratings), three.predict(ratings), atol=1e-3)  # the epochs differ
+
+
+def test_item_rater_terms_are_those_of_the_fitted_weights(ratings):
+    # With weight averaging, the rater terms that predict reads must be recomputed from the
+    # averaged user table, over every training rater of each item (not the step's sample of 2).
+    params = {**FAST, **IMPROVED, "epochs": 4, "item_implicit_feedback": True, "max_raters": 2, "swa_fraction": 0.5}
+    est = MultiTaskRecommender(**params).fit(ratings, ratings["rating"])
+    raters = est._interactions_.seen.T.tocsr().astype(float)
+    assert np.diff(raters.indptr).min() > 2
+    z = keras_numpy(est.model_.rater_embedding.embeddings)
+    expected = (raters @ z) / np.sqrt(np.diff(raters.indptr))[:, None]
+    np.testing.assert_allclose(keras_numpy(est.model_.rater_term), expected, rtol=1e-4, atol=1e-6)
+    assert np.abs(expected).max() > 0.01  # the table was trained and is not all zeros
 
 
 def test_swa_fraction_is_not_used_with_early_stopping(ratings):

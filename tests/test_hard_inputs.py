@@ -155,10 +155,11 @@ def test_warm_start_continues_training_and_grows_the_vocabularies(ratings):
     assert est.recommend([103], k=3).merge(seen_first, on=["user_id", "movie_id"]).empty
 
 
-def test_warm_start_refuses_a_changed_architecture(ratings):
+@pytest.mark.parametrize("param, value", [("embedding_dim", 16), ("item_implicit_feedback", True)])
+def test_warm_start_refuses_a_changed_architecture(ratings, param, value):
     est = MultiTaskRecommender(**{**FAST, "warm_start": True}).fit(ratings, ratings["rating"])
-    with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['embedding_dim'\]"):
-        est.set_params(embedding_dim=16).fit(ratings, ratings["rating"])
+    with pytest.raises(ValueError, match=rf"these parameters differ from the fitted model: \['{param}'\]"):
+        est.set_params(**{param: value}).fit(ratings, ratings["rating"])
 
 
 def test_warm_start_keeps_auto_negatives_and_refuses_another_explicit_choice(ratings):

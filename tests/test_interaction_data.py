@@ -170,6 +170,29 @@ def test_folding_in_a_users_own_history_recommends_close_to_their_own(fitted, ra
     assert folded.merge(history, on=["user_id", "movie_id"]).empty  # their history is excluded
 
 
+def test_the_fold_in_solves_the_ridge_problem_on_the_rating_heads_item_vectors(ratings):
+    # With item_implicit_feedback the rating head's item vector is q_i plus the item's rater
+    # term: the new user's vector v and bias b must minimise, over the user's ratings,
+    # sum (r - mean - b_i - b - v . x_i)^2 + lam * n * (|v - prior|^2 + b^2), x_i = q_i + term_i.
+    from skrec._fold_in import fold_in
+
+    est = MultiTaskRecommender(**{**FASTER, "item_implicit_feedback": True}).fit(ratings, ratings["rating"])
+    model, own = est.model_, ratings[ratings["user_id"] == 100]
+    items = est.items_.get_indexer(own["movie_id"])
+    low, high = est._interactions_.rating_range
+    scaled, lam = (own["rating"].to_numpy() - low) / (high - low), 0.3
+    v = fold_in(model, 1, np.zeros(len(items), int), items, scaled, lam)[0].astype(float)
+    table = np.asarray(model.item_embedding.embeddings.value)
+    x = table[items, :8] + np.asarray(model.rater_term.value)[items]
+    target = scaled - float(np.asarray(model.global_mean.value)) - model.rating_bias_scale * table[items, 8]
+    prior = np.asarray(model.implicit_embedding.embeddings.value)[items].sum(axis=0) / np.sqrt(len(items))
+    n = len(items)
+    b = (target - x @ v).sum() / (n + lam * n)  # the optimal bias given v
+    gradient = -(target - x @ v - b) @ x + lam * n * (v - prior)
+    np.testing.assert_allclose(gradient, 0.0, atol=1e-4)
+    assert np.abs(np.asarray(model.rater_term.value)[items]).max() > 1e-3  # the term is there to be missed
+
+
 def test_a_history_without_ratings_folds_in_through_the_svdpp_term(fitted, ratings):
     history = ratings[ratings["user_id"] == 100][["user_id", "movie_id"]].assign(user_id=-1)
     recs = fitted.recommend([-1], k=3, history=history)

@@ -147,6 +147,7 @@ NUMPY_PARAMS = {
     "batch_size": np.int64(64), "epochs": np.int32(2), "n_iter_no_change": np.int64(2),
     "validation_fraction": np.float32(0.2), "random_state": np.int64(0), "verbose": np.int8(0),
     "implicit_feedback": np.bool_(True), "early_stopping": np.bool_(False),
+    "item_implicit_feedback": np.bool_(True), "max_raters": np.int32(4),
 }
 
 
@@ -191,6 +192,8 @@ def test_a_randomized_search_over_scipy_distributions_fits_and_saves(ratings, tm
         ("n_negatives", -5, r"'n_negatives' .* Got -5"),
         ("rating_head", "linear", r"'rating_head' .* must be one of \{'dot', 'mlp'\}. Got 'linear'"),
         ("implicit_feedback", 1, r"'implicit_feedback' .* must be one of \{True, False\}. Got 1"),
+        ("item_implicit_feedback", "yes", r"'item_implicit_feedback' .* must be one of \{True, False\}. Got 'yes'"),
+        ("max_raters", 0, r"'max_raters' .* must be an int in the range \[1, inf\). Got 0"),
         ("layer_sizes", (16, 0), r"'layer_sizes' .* a sequence of ints >= 1"),
         ("verbose", 3, r"'verbose' .* Got 3"),
         ("random_state", -1, r"'random_state' .* Got -1"),

@@ -66,6 +66,30 @@ def test_the_user_vector_is_the_table_row_plus_the_svdpp_term(history):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_the_rating_heads_item_vector_adds_the_raters_term_from_batch_lists_and_from_its_cache(history):
+    model = MultiTaskModel(3, 10, embedding_dim=4, rating_head="dot", retrieval_negatives="catalogue", item_implicit_feedback=True, seed=0)
+    model.build()
+    users, items = np.array([0, 2, 2, 0]), np.array([4, 0, 4, 9])
+    raters = history.T.tocsr()  # item 4: users 0 and 2; item 0: user 2; item 9: user 2
+    slot_items, slots = np.unique(items, return_inverse=True)
+    lists, rows, weights = history_lists(raters, slot_items)
+    inputs = {"user": users, "item": items, "rater_user": lists, "rater_row": rows, "rater_weight": weights, "item_slot": slots}
+    from_lists = to_numpy(model(inputs)["rating"])
+    weighted = sp.diags(1 / np.sqrt(np.maximum(np.diff(raters.indptr), 1))) @ raters.astype(float)
+    model.set_rater_terms(weighted)
+    from_cache = to_numpy(model({"user": users, "item": items})["rating"])
+    np.testing.assert_allclose(from_lists, from_cache, rtol=1e-5, atol=1e-6)
+    # and both are mean + b_u + b_i + p_u . (q_i + |R(i)|^-1/2 sum of z_v over the raters v)
+    user_rows, item_rows = to_numpy(model.user_embedding.embeddings), to_numpy(model.item_embedding.embeddings)
+    z = to_numpy(model.rater_embedding.embeddings)
+    term = {4: (z[0] + z[2]) / np.sqrt(2), 0: z[2], 9: z[2]}
+    expected = [
+        float(to_numpy(model.global_mean)) + user_rows[u, 4] + item_rows[i, 4] + user_rows[u, :4] @ (item_rows[i, :4] + term[i])
+        for u, i in zip(users, items)
+    ]
+    np.testing.assert_allclose(from_cache, expected, rtol=1e-5, atol=1e-6)
+
+
 # ------------------------------------------------------------------------------ sampled softmax
 def test_sampled_logits_are_log_q_corrected_with_own_items_once():
     model = MultiTaskModel(2, 6, embedding_dim=3, rating_head="dot", retrieval_negatives="sampled", seed=0)
