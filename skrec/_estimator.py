@@ -118,15 +118,20 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     item_implicit_feedback : bool, default=False
         Add to the item vector that the rating head reads the item-side counterpart of the
         SVD++ term: ``|R(i)|^-1/2`` times the sum of a second user table over the users
-        ``R(i)`` who interacted with the item in training, so that an item is also known by
-        who rated it (the implicit-feedback features of items in myfm's Bayesian
-        factorization machine examples; Rendle, "Factorization machines with libFM", ACM TIST
-        2012). The retrieval head does not read it. On MovieLens 100k's validation splits it
-        lowers the RMSE by about 0.004 at 2.5 times the fit time (see the user guide).
+        ``R(i)`` who interacted with the item (the implicit-feedback features of items in
+        myfm's Bayesian factorization machine examples; Rendle, "Factorization machines with
+        libFM", ACM TIST 2012). Predicted ratings change, and so do recommendations through
+        ``rating_blend``; the retrieval head does not read it, and without ratings (implicit
+        feedback only) it changes nothing. It costs a second user table (``n_users x
+        embedding_dim``, with its optimizer state while fitting) and a stored term per item
+        (``n_items x embedding_dim``). On MovieLens 100k's validation splits it lowered the
+        RMSE from 0.9003 to 0.8952, with Recall@10 and NDCG@10 0.002 and 0.001 lower, at 2.8
+        times the fit time (see the user guide).
     max_raters : int, default=16
-        Most raters the item-side term reads for an item in one training step: a longer list
-        is replaced by a systematic sample of this many, rescaled so that its expected sum is
-        the full one (as ``max_history``); predictions always use every rater.
+        With ``item_implicit_feedback``, the most raters the item-side term reads for an item
+        in one training step: a longer list is replaced by a systematic sample of this many,
+        rescaled so that its expected sum is the full one (as ``max_history``); predictions
+        and recommendations use every rater. Unused otherwise.
     retrieval_negatives : {"auto", "catalogue", "sampled", "in_batch"}, default="auto"
         ``"catalogue"``: full softmax over all items, averaged over the batch, on separate
         linear maps of the user and item vectors plus a learned item bias; its cost per step

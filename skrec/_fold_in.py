@@ -10,7 +10,8 @@ A new user's vector is found without refitting, in two steps:
 2. **Ridge on the rated history** (``rating_head="dot"``): the vector ``v`` and bias ``b`` that
    minimise ``sum_i (mean + b + b_i + v . q_i - r_i)^2 + lam * n * (|v - prior|^2 + b^2)`` over
    the user's ``n`` rated items ``i`` (scaled ratings ``r_i``, item vectors ``q_i`` and biases
-   ``b_i`` fixed), with ``lam = l2_ / ranking_weight``: the training loss's rating and penalty
+   ``b_i`` fixed; with ``item_implicit_feedback``, ``q_i`` is the rating head's item vector,
+   the table row plus the item's rater term), with ``lam = l2_ / ranking_weight``: the training loss's rating and penalty
    terms for that one user, solved in closed form, shrunk towards the prior. This is the
    "recalculate the user with the items fixed" step of implicit's ALS, applied to the rating
    head. With no rated history the vector is the prior.

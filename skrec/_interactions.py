@@ -12,6 +12,7 @@ Nothing here knows the estimator or the Keras model: it works on NumPy, pandas a
 (plus Keras's ``PyDataset`` base class for the batches).
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import scipy.sparse as sp
 from skrec._encoding import IdEncoder, id_kind
 from skrec._keras import keras
 
-__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists"]
+__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists", "rater_weights"]
 
 # With the SVD++ term, batches keep up to GROUP_SIZE ratings of one user together, so that the
 # user's history is read once for all of them: a step then reads at most
@@ -225,7 +226,7 @@ class TrainingSet:
             weights=self.weights[rows].astype("float32"),
             history=self.history if history else None,
             max_history=max_history,
-            raters=None if max_raters is None else self.history.T.tocsr(),
+            raters=None if max_raters is None else self.raters,
             max_raters=max_raters,
             group_size=GROUP_SIZE if history else 1,
             negatives=negatives,
@@ -234,15 +235,10 @@ class TrainingSet:
             id_dropout=id_dropout,
         )
 
-    def rater_matrix(self):
-        """CSR ``[n_items, n_users]``: row ``i`` weighs each user who interacted with item ``i`` in training ``|R(i)|^-1/2``.
-
-        Its product with a user table is every item's rater term (``MultiTaskModel.set_rater_terms``).
-        """
-        raters = self.history.T.tocsr().astype("float64")
-        counts = np.diff(raters.indptr)
-        raters.data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
-        return raters
+    @functools.cached_property
+    def raters(self):
+        """Boolean CSR ``[n_items, n_users]``: the users of each item in the training rows (the history's transpose)."""
+        return self.history.T.tocsr()
 
     def held_out_data(self):
         """``(users, items, scaled ratings, weights, seen)`` for the early-stopping score.
@@ -349,6 +345,17 @@ def validation_split(n, fraction, seed):
             f"Pass more ratings, a smaller fraction, or early_stopping=False."
         )
     return np.sort(order[n_held_out:]), np.sort(order[:n_held_out])
+
+
+def rater_weights(raters):
+    """``raters`` (CSR ``[n_items, n_users]``, an item's users) weighted ``|R(i)|^-1/2`` per row ``i``.
+
+    Its product with a user table is every item's rater term (``MultiTaskModel.set_rater_terms``).
+    """
+    weighted = raters.astype("float64")
+    counts = np.diff(weighted.indptr)
+    weighted.data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
+    return weighted
 
 
 def seen_matrix(u, i, n_users, n_items):
@@ -538,26 +545,14 @@ class RatingBatches(keras.utils.PyDataset):
         budget = self.history_budget(len(users))
         indptr = self._history.indptr
         cap = _fitting_cap(indptr[slot_users + 1] - indptr[slot_users], self._max_history, budget)
-        items, rows, weights = history_lists(self._history, slot_users, cap, rng)
-        pad = budget - len(items)
-        return {
-            "user_slot": slots.astype("int32"),
-            "history_item": np.concatenate([items, np.zeros(pad, "int32")]),
-            "history_row": np.concatenate([rows, np.zeros(pad, "int32")]),
-            "history_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
-        }
+        lists = history_lists(self._history, slot_users, cap, rng)
+        return {"user_slot": slots.astype("int32"), **_padded_lists(lists, budget, "history_item", "history")}
 
     def _rater_inputs(self, items, rng):
         """The rater lists of the batch's distinct items, padded to ``max_raters`` entries per row."""
         slot_items, slots = np.unique(items, return_inverse=True)
-        raters, rows, weights = history_lists(self._raters, slot_items, self._max_raters, rng)
-        pad = len(items) * self._max_raters - len(raters)
-        return {
-            "item_slot": slots.astype("int32"),
-            "rater_user": np.concatenate([raters, np.zeros(pad, "int32")]),
-            "rater_row": np.concatenate([rows, np.zeros(pad, "int32")]),
-            "rater_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
-        }
+        lists = history_lists(self._raters, slot_items, self._max_raters, rng)
+        return {"item_slot": slots.astype("int32"), **_padded_lists(lists, len(items) * self._max_raters, "rater_user", "rater")}
 
     def _negative_inputs(self, items, rng):
         """The sampled candidates of a batch, padded; see the class doc."""
@@ -590,6 +585,17 @@ class RatingBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self._epoch += 1
         self._order = grouped_order(self._data[0], self._group_size, self._rng)
+
+
+def _padded_lists(lists, budget, key, prefix):
+    """``(ids, rows, weights)`` of :func:`history_lists` as inputs ``key``, ``<prefix>_row``, ``<prefix>_weight``, padded with zero weights to ``budget``."""
+    ids, rows, weights = lists
+    pad = budget - len(ids)
+    return {
+        key: np.concatenate([ids, np.zeros(pad, "int32")]),
+        f"{prefix}_row": np.concatenate([rows, np.zeros(pad, "int32")]),
+        f"{prefix}_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
+    }
 
 
 def _fitting_cap(lengths, cap, budget):

@@ -152,7 +152,7 @@ class MultiTaskModel(keras.Model):
         self.feature_width = {"user": int(user_feature_width), "item": int(item_feature_width)}
         self.rating_bias_scale = float(rating_bias_scale)
         self.item_implicit_feedback = bool(item_implicit_feedback)
-        self._make_layers(_seed_sequence(seed, 16))
+        self._make_layers(_seed_sequence(seed, 32))  # more than any configuration draws
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
         self.rating_loss_tracker = keras.metrics.Mean(name="rating_loss")
@@ -300,7 +300,8 @@ class MultiTaskModel(keras.Model):
         codes = np.asarray(codes)
         terms = np.zeros((len(codes), self.embedding_dim), "float32")
         fitted = codes < self.n_items
-        terms[fitted] = np.asarray(self.rater_term.value)[codes[fitted]]
+        if fitted.any():
+            terms[fitted] = ops.convert_to_numpy(ops.take(self.rater_term, ops.convert_to_tensor(codes[fitted], "int32"), axis=0))
         return terms
 
     # ---------------------------------------------------------------- lookups
@@ -370,9 +371,7 @@ class MultiTaskModel(keras.Model):
         vectors, _ = self._user_parts(user_rows)
         if not self.implicit_feedback:
             return vectors
-        history = self._rows("implicit_embedding", "history_item", inputs["history_item"], rows)
-        weighted = history * ops.expand_dims(ops.cast(inputs["history_weight"], history.dtype), -1)
-        implicit = ops.segment_sum(weighted, inputs["history_row"], num_segments=ops.shape(vectors)[0])
+        implicit = self._list_sums("implicit_embedding", "history_item", "history", inputs, rows, ops.shape(vectors)[0])
         if "user_slot" in inputs:
             implicit = ops.take(implicit, inputs["user_slot"], axis=0)
         return vectors + implicit
@@ -381,10 +380,17 @@ class MultiTaskModel(keras.Model):
         """The rater term of each row's item from the batch's rater lists, or None (none given)."""
         if not self.item_implicit_feedback or "rater_user" not in inputs:
             return None
-        raters = self._rows("rater_embedding", "rater_user", inputs["rater_user"], rows)
-        weighted = raters * ops.expand_dims(ops.cast(inputs["rater_weight"], raters.dtype), -1)
-        term = ops.segment_sum(weighted, inputs["rater_row"], num_segments=ops.shape(inputs["item"])[0])
+        term = self._list_sums("rater_embedding", "rater_user", "rater", inputs, rows, ops.shape(inputs["item"])[0])
         return ops.take(term, inputs["item_slot"], axis=0)
+
+    def _list_sums(self, table, key, prefix, inputs, rows, n_lists):
+        """Per list, the weighted sum of ``table``'s rows of the ids ``inputs[key]``, shape ``[n_lists, dim]``.
+
+        ``inputs[prefix + "_row"]`` names each entry's list, ``inputs[prefix + "_weight"]`` its weight.
+        """
+        found = self._rows(table, key, inputs[key], rows)
+        weighted = found * ops.expand_dims(ops.cast(inputs[f"{prefix}_weight"], found.dtype), -1)
+        return ops.segment_sum(weighted, inputs[f"{prefix}_row"], num_segments=n_lists)
 
     def _outputs(self, user_vector, user_rows, items, rows, keep=None, rater_term=None):
         if rater_term is None and self.item_implicit_feedback:

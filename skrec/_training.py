@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from skrec import metrics
+from skrec._interactions import rater_weights
 from skrec._keras import keras
 from skrec._retrieval import predict_scaled, top_k_users
 from skrec._row_sparse import plan_row_sparse
@@ -93,7 +94,9 @@ def train(model, data, options, seed):
     finally:
         object.__setattr__(model, "_row_sparse_plan", None)
     if model.item_implicit_feedback:
-        model.set_rater_terms(data.rater_matrix())  # of the final (averaged or restored) weights
+        # Of the final (averaged or restored) weights, over every pair the estimator has seen
+        # (early-stopping rows too), as the SVD++ history at serving time.
+        model.set_rater_terms(rater_weights(data.interactions.seen.T.tocsr()))
     _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 
@@ -114,7 +117,7 @@ def _callbacks(model, data, options):
             ValidationScore(
                 *data.held_out_data(),
                 rating_blend=options.rating_blend if data.interactions.has_ratings else 0.0,
-                raters=data.rater_matrix() if model.item_implicit_feedback else None,
+                raters=rater_weights(data.raters) if model.item_implicit_feedback else None,
             ),
             keras.callbacks.EarlyStopping(monitor="val_score", mode="max", patience=options.n_iter_no_change),
             RestoreBest(),

@@ -436,10 +436,13 @@ def test_swa_fraction_averages_the_weights_of_the_last_epochs(ratings):
     assert not np.allclose(two.predict(ratings), three.predict(ratings), atol=1e-3)  # the epochs differ
 
 
-def test_item_rater_terms_are_those_of_the_fitted_weights(ratings):
-    # With weight averaging, the rater terms that predict reads must be recomputed from the
-    # averaged user table, over every training rater of each item (not the step's sample of 2).
-    params = {**FAST, **IMPROVED, "epochs": 4, "item_implicit_feedback": True, "max_raters": 2, "swa_fraction": 0.5}
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_item_rater_terms_are_those_of_the_fitted_weights(ratings, early_stopping):
+    # With weight averaging (or the best epoch restored), the rater terms that predict reads
+    # must be recomputed from the final user table, over every rater of each item the estimator
+    # has seen (not the step's sample of 2, and early stopping's held-out rows too).
+    params = {**FAST, **IMPROVED, "epochs": 4, "item_implicit_feedback": True, "max_raters": 2, "swa_fraction": 0.5,
+              "early_stopping": early_stopping, "validation_fraction": 0.2}
     est = MultiTaskRecommender(**params).fit(ratings, ratings["rating"])
     raters = est._interactions_.seen.T.tocsr().astype(float)
     assert np.diff(raters.indptr).min() > 2

@@ -37,6 +37,16 @@ def test_round_trip_gives_identical_outputs(saved):
     assert list(loaded.recommend([100], k=2).columns) == ["user_id", "rank", "movie_id", "score", "title"]
 
 
+def test_round_trip_with_item_side_implicit_feedback_keeps_the_rater_terms(tmp_path):
+    ratings = make_ratings()
+    est = MultiTaskRecommender(**FAST, item_implicit_feedback=True, max_raters=4).fit(ratings, ratings["rating"])
+    est.save(tmp_path / "rec.skrec")
+    loaded = skrec.load(tmp_path / "rec.skrec")
+    np.testing.assert_array_equal(loaded.predict(ratings), est.predict(ratings))
+    pd.testing.assert_frame_equal(loaded.recommend(est.users_, k=5), est.recommend(est.users_, k=5))
+    assert np.abs(np.asarray(loaded.model_.rater_term.value)).max() > 0
+
+
 def test_the_file_records_versions(saved):
     _, path, _ = saved
     with zipfile.ZipFile(path) as archive:
