@@ -213,7 +213,7 @@ class TrainingSet:
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
         sampling probability of each candidate for the log-Q correction; with ``max_raters``,
-        the rater lists of the batch's items (see :meth:`rater_matrix`).
+        the rater lists of the batch's items (from :attr:`raters`).
         """
         rows = self.train
         negatives = None if n_negatives is None else (n_negatives, self.item_probability(), self.negative_items())
