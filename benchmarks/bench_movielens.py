@@ -307,22 +307,24 @@ def _implicit(rated):
     return sp.diags(1 / np.sqrt(np.maximum(rated.sum(axis=1).A1, 1))) @ rated
 
 
-def _user_blocks(users, train, with_side):
-    """Feature groups of each user: id, the movies rated in ``train``, and side attributes."""
+def _user_blocks(users, train, with_side, implicit=True):
+    """Feature groups of each user: id, the movies rated in ``train`` (if ``implicit``), and side attributes."""
     known = pd.Index(np.sort(train["user_id"].unique()))
-    ids = _one_hot(known.get_indexer(users["user_id"]), len(known))
-    blocks = [ids, _implicit(_seen_matrix(train, users["user_id"], np.sort(train["movie_id"].unique())))]
+    blocks = [_one_hot(known.get_indexer(users["user_id"]), len(known))]
+    if implicit:
+        blocks.append(_implicit(_seen_matrix(train, users["user_id"], np.sort(train["movie_id"].unique()))))
     if with_side:
         blocks += [_categories(users["age"] // 5 * 5), _categories(users["gender"]),
                    _categories(users["occupation"]), _categories(users["zip_code"].str[0])]
     return blocks
 
 
-def _movie_blocks(movies, train, with_side):
-    """Feature groups of each movie: id, the users who rated it in ``train``, genres, release year."""
+def _movie_blocks(movies, train, with_side, implicit=True):
+    """Feature groups of each movie: id, the users who rated it in ``train`` (if ``implicit``), genres, release year."""
     known = pd.Index(np.sort(train["movie_id"].unique()))
-    ids = _one_hot(known.get_indexer(movies["movie_id"]), len(known))
-    blocks = [ids, _implicit(_seen_matrix(train, np.sort(train["user_id"].unique()), movies["movie_id"]).T)]
+    blocks = [_one_hot(known.get_indexer(movies["movie_id"]), len(known))]
+    if implicit:
+        blocks.append(_implicit(_seen_matrix(train, np.sort(train["user_id"].unique()), movies["movie_id"]).T))
     if with_side:
         genres = movies["genres"].fillna("").str.get_dummies(sep="|")
         blocks += [sp.csr_matrix(genres.to_numpy(dtype=np.float64)), _categories(movies["release_date"].dt.year)]
@@ -339,12 +341,16 @@ def _relation_blocks(ratings, users, movies, user_blocks, movie_blocks):
             RelationBlock(movie_rows, sp.hstack(movie_blocks, format="csr"))]
 
 
-def run_myfm(train, test, side_data, with_side):
-    """myfm's Gibbs-sampled FM regressor, rank 10, on the features above; P1 on ``test``."""
+def run_myfm(train, test, side_data, with_side, implicit=(True, True)):
+    """myfm's Gibbs-sampled FM regressor, rank 10, on the features above; P1 on ``test``.
+
+    ``implicit`` keeps the users' and the movies' implicit-feedback blocks (``benchmarks/ablate_myfm.py`` drops them).
+    """
     import myfm
 
     users, movies = side_data
-    user_blocks, movie_blocks = _user_blocks(users, train, with_side), _movie_blocks(movies, train, with_side)
+    user_blocks = _user_blocks(users, train, with_side, implicit[0])
+    movie_blocks = _movie_blocks(movies, train, with_side, implicit[1])
     group_shapes = [block.shape[1] for block in user_blocks + movie_blocks]
     blocks = {name: _relation_blocks(frame, users, movies, user_blocks, movie_blocks)
               for name, frame in [("train", train), ("test", test)]}

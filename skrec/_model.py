@@ -207,7 +207,7 @@ class MultiTaskModel(keras.Model):
         for space in ("user", "item"):
             if not self.feature_names[space]:
                 continue
-            n, width = (self.n_users if space == "user" else self.n_items), self.feature_width[space]
+            n, width = self.space_size(space), self.feature_width[space]
             getattr(self, f"{space}_feature_embedding").build((None, width))
             ids = self.add_weight(shape=(n, width), initializer="zeros", dtype="int32", trainable=False, name=f"{space}_feature_ids")
             weights = self.add_weight(shape=(n, width), initializer="zeros", trainable=False, name=f"{space}_feature_weights")

@@ -201,7 +201,7 @@ def table_rows(model, space, codes, new_rows=None):
     Codes past the model's table (``n + j``, ids met at serving time; see ``skrec._new_ids``)
     take row ``j`` of ``new_rows``. Each distinct code is looked up once.
     """
-    n_fitted = model.n_users if space == "user" else model.n_items
+    n_fitted = model.space_size(space)
     distinct, position = np.unique(codes, return_inverse=True)
     fitted = distinct[distinct < n_fitted]  # sorted: the fitted codes come first
     parts = []
