@@ -63,6 +63,12 @@ SEED_PARAMS = {
 _L2_BASE = 0.025
 _L2_REFERENCE_COUNT = 64.0
 
+#: ``item_implicit_feedback``'s rater terms weigh ``_RATER_PENALTY_BASE`` times the vectors in
+#: the L2 penalty down to ``_RATER_REFERENCE_COUNT`` rated training rows per item, more in inverse
+#: proportion below, at most as much as the vectors (see :meth:`MultiTaskRecommender._rater_penalty`).
+_RATER_PENALTY_BASE = 0.1
+_RATER_REFERENCE_COUNT = 40.0
+
 
 class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     """Two-tower recommender that learns retrieval and rating prediction in one Keras model.
@@ -124,9 +130,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ``rating_blend``; the retrieval head does not read it, and without ratings (implicit
         feedback only) it changes nothing. It costs a second user table (``n_users x
         embedding_dim``, with its optimizer state while fitting) and a stored term per item
-        (``n_items x embedding_dim``). On MovieLens 100k's validation splits it lowered the
-        RMSE from 0.9003 to 0.8933, with Recall@10 and NDCG@10 0.003 and 0.001 lower, at 2.1
-        times the fit time (see the user guide).
+        (``n_items x embedding_dim``). The terms weigh 0.1 times the vectors in the L2
+        penalty on items with 40 ratings or more on average, more in inverse proportion below
+        (at most as much: an item's term is fitted to its ratings and overfits when they are
+        few). On MovieLens 100k's validation splits it lowered the RMSE from 0.9003 to 0.8933,
+        with Recall@10 and NDCG@10 0.003 and 0.001 lower, at 2.1 times the fit time; with a
+        quarter of the rows rated, from 0.9754 to 0.9682; with a tenth, it changed nothing
+        (see the user guide).
     max_raters : int, default=16
         With ``item_implicit_feedback``, the most raters the item-side term reads for an item
         in one training step: a longer list is replaced by a systematic sample of this many,
@@ -563,6 +573,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             item_feature_width=widths["item"],
             rating_bias_scale=self._rating_bias_scale(data),
             item_implicit_feedback=self.item_implicit_feedback,
+            rater_penalty=self._rater_penalty(data),
         )
         if self._warm():
             check_same_architecture(self.model_, model)
@@ -588,6 +599,20 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             return self.model_.rating_bias_scale
         share = data.rated_share()
         return float(np.sqrt(share)) if share > 0 else 1.0
+
+    def _rater_penalty(self, data):
+        """The rater terms' weight in the L2 penalty relative to the vectors': 0.1 on well-rated items, up to 1.
+
+        An item's rater term is fitted to that item's ratings, so with few ratings per item
+        it overfits (MovieLens 100k with 10% of the rows rated: RMSE 1.0274 at 0.1, 1.0162 at
+        1): the weight is ``0.1 * max(1, 40 / n)``, at most 1, with ``n`` the rated training
+        rows per item (:meth:`TrainingSet.ratings_per_item`); 1 without ratings. A warm
+        start keeps the fitted model's.
+        """
+        if self._warm():
+            return self.model_.rater_penalty
+        n = data.ratings_per_item()
+        return min(1.0, _RATER_PENALTY_BASE * max(1.0, _RATER_REFERENCE_COUNT / n)) if n > 0 else 1.0
 
     def _feature_rows(self, space, side, index):
         """Feature rows of the ids ``index``: the frame's, or when warm the fitted model's for ids it does not list."""

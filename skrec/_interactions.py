@@ -181,6 +181,11 @@ class TrainingSet:
         weights = self.weights[rows]
         return float(np.average(self.scaled[rows], weights=weights)) if weights.sum() else 0.5
 
+    def ratings_per_item(self):
+        """Rated training rows per item with a training row (0 without ratings)."""
+        rated = self.train[~np.isnan(self.scaled[self.train])]
+        return len(rated) / max(np.count_nonzero(np.bincount(self.items[self.train])), 1)
+
     def rated_share(self):
         """Share of the training rows that hold a rating (0 for implicit feedback)."""
         return float(np.mean(~np.isnan(self.scaled[self.train]))) if len(self.train) else 0.0

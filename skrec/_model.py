@@ -25,11 +25,6 @@ ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("hist
 # A logit that removes a candidate (padding) from a softmax.
 _REMOVED = -1e9
 
-# The rater term's share of the L2 penalty, relative to the other vectors'. Chosen on MovieLens
-# 100k's five validation splits (benchmarks/validate_defaults.py; test folds not read): RMSE /
-# Recall@10 0.8952 / 0.2717 at 1, 0.8933 / 0.2704 at 0.1, 0.8933 / 0.2670 at 0.
-RATER_PENALTY = 0.1
-
 
 @keras.saving.register_keras_serializable(package="skrec")
 class MultiTaskModel(keras.Model):
@@ -76,7 +71,7 @@ class MultiTaskModel(keras.Model):
     **Loss.** ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 *
     penalty``, where ``rating_loss`` is the mean squared error on scaled ratings and
     ``penalty`` the mean squared norm of the batch's user and item vectors and biases (and
-    ``RATER_PENALTY`` times that of the rater terms).
+    ``rater_penalty`` times that of the rater terms).
 
     Args:
         n_users: int. Rows of the user table.
@@ -103,6 +98,8 @@ class MultiTaskModel(keras.Model):
             rate whatever a gradient's scale, they then move this factor times slower than
             the rest: a learning-rate multiplier by reparameterisation, for the only
             parameters that the rating loss alone trains.
+        rater_penalty: float >= 0. The rater terms' weight in the penalty, relative to the
+            vectors'.
 
     Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
     when training with ``"sampled"`` negatives, ``"candidate": int [n]``,
@@ -132,6 +129,7 @@ class MultiTaskModel(keras.Model):
         item_feature_width=1,
         rating_bias_scale=1.0,
         item_implicit_feedback=False,
+        rater_penalty=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -157,6 +155,7 @@ class MultiTaskModel(keras.Model):
         self.feature_width = {"user": int(user_feature_width), "item": int(item_feature_width)}
         self.rating_bias_scale = float(rating_bias_scale)
         self.item_implicit_feedback = bool(item_implicit_feedback)
+        self.rater_penalty = float(rater_penalty)
         self._make_layers(_seed_sequence(seed, 32))  # more than any configuration draws
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -544,7 +543,7 @@ class MultiTaskModel(keras.Model):
         penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
         if "rater_term" in y_pred:
             # Apart from the item vector: on their sum, the two could cancel out (measured worse).
-            penalty = penalty + RATER_PENALTY * ops.sum(ops.square(y_pred["rater_term"]), axis=1)
+            penalty = penalty + self.rater_penalty * ops.sum(ops.square(y_pred["rater_term"]), axis=1)
         if self.rating_head == "dot":
             penalty = penalty + ops.square(y_pred["user_bias"]) + ops.square(y_pred["item_bias"])
         return penalty
@@ -570,6 +569,7 @@ class MultiTaskModel(keras.Model):
             item_feature_width=self.feature_width["item"],
             rating_bias_scale=self.rating_bias_scale,
             item_implicit_feedback=self.item_implicit_feedback,
+            rater_penalty=self.rater_penalty,
         )
         return config
 
@@ -610,7 +610,7 @@ def check_same_architecture(old, new):
 
     Table sizes, the initial mean and the seed may differ (warm start).
     """
-    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale")
+    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale", "rater_penalty")
     old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
     new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
     if old_config != new_config:

@@ -193,6 +193,19 @@ def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins()
     assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
 
 
+def test_the_rater_penalty_is_a_tenth_on_well_rated_items_and_grows_as_ratings_thin():
+    dense = _all_pairs(50, 20)  # 50 ratings per item: past the reference count
+    assert fit(dense, dense["rating"], item_implicit_feedback=True).model_.rater_penalty == pytest.approx(0.1)
+    scarce = dense.assign(rating=np.where(np.arange(len(dense)) % 5 == 0, dense["rating"], np.nan))  # 10 per item
+    est = fit(scarce, scarce["rating"], item_implicit_feedback=True, warm_start=True)
+    assert est.model_.rater_penalty == pytest.approx(0.1 * 40 / 10)
+    assert est.fit(dense, dense["rating"]).model_.rater_penalty == pytest.approx(0.4)  # kept by a warm start
+    few = dense.assign(rating=np.where(np.arange(len(dense)) % 25 == 0, dense["rating"], np.nan))  # 2 per item
+    assert fit(few, few["rating"], item_implicit_feedback=True).model_.rater_penalty == pytest.approx(1.0)
+    unrated = dense.assign(rating=np.nan)
+    assert fit(unrated, None, item_implicit_feedback=True).model_.rater_penalty == pytest.approx(1.0)
+
+
 def test_warm_start_keeps_the_auto_l2_of_the_first_fit():
     dense = _all_pairs(70, 70)
     est = fit(dense, dense["rating"], l2="auto", warm_start=True)

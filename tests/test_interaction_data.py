@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 import skrec
 from skrec import MultiTaskRecommender
-from skrec._model import RATER_PENALTY, MultiTaskModel
+from skrec._model import MultiTaskModel
 from skrec.exceptions import ColdStartWarning
 from skrec.metrics import make_ranking_scorer
 
@@ -71,11 +71,11 @@ def test_a_weight_of_two_is_a_duplicated_row_for_the_rating_loss(small_model):
     assert weighted[1] == pytest.approx(duplicated[1], rel=1e-6)
 
 
-def test_the_penalty_weighs_the_rater_term_apart_and_by_its_own_factor():
+def test_the_penalty_weighs_the_rater_term_apart_and_by_its_own_weight():
     import scipy.sparse as sp
 
     rng = np.random.default_rng(0)
-    models = [MultiTaskModel(4, 6, embedding_dim=3, rating_head="dot", retrieval_negatives="catalogue", item_implicit_feedback=True, l2=l2, seed=0) for l2 in (0.0, 0.5)]
+    models = [MultiTaskModel(4, 6, embedding_dim=3, rating_head="dot", retrieval_negatives="catalogue", item_implicit_feedback=True, l2=l2, rater_penalty=0.3, seed=0) for l2 in (0.0, 0.5)]
     for model in models:
         model.build()
     tables = {name: rng.normal(size=getattr(models[0], name).embeddings.shape).astype("float32") for name in ("user_embedding", "item_embedding", "rater_embedding")}
@@ -90,7 +90,7 @@ def test_the_penalty_weighs_the_rater_term_apart_and_by_its_own_factor():
     users, items = tables["user_embedding"][x["user"]], tables["item_embedding"][x["item"]]
     terms = (raters @ tables["rater_embedding"])[x["item"]]
     # The user row [vector | rating bias], the item row's [vector | rating bias] (not its retrieval bias), the term apart.
-    per_row = (users**2).sum(1) + (items[:, :4] ** 2).sum(1) + RATER_PENALTY * (terms**2).sum(1)
+    per_row = (users**2).sum(1) + (items[:, :4] ** 2).sum(1) + 0.3 * (terms**2).sum(1)
     assert loss[1] - loss[0] == pytest.approx(0.5 * per_row.mean(), rel=1e-4)
 
 
