@@ -605,8 +605,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
 
         An item's rater term is fitted to that item's ratings, so with few ratings per item
         it overfits (MovieLens 100k with 10% of the rows rated: RMSE 1.0274 at 0.1, 1.0162 at
-        1): the weight is ``0.1 * max(1, 40 / n)``, at most 1, with ``n`` the rated training
-        rows per item (:meth:`TrainingSet.ratings_per_item`); 1 without ratings. A warm
+        1): the weight is ``_RATER_PENALTY_BASE * max(1, _RATER_REFERENCE_COUNT / n)`` (0.1
+        and 40), at most 1, with ``n`` the rated training rows per item (:meth:`TrainingSet.ratings_per_item`); 1 without ratings. A warm
         start keeps the fitted model's.
         """
         if self._warm():

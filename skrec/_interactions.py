@@ -175,16 +175,19 @@ class TrainingSet:
     def n_items(self):
         return len(self.interactions.items)
 
+    def _rated_train(self):
+        """The training rows that hold a rating."""
+        return self.train[~np.isnan(self.scaled[self.train])]
+
     def rating_mean(self):
         """Weighted mean scaled rating of the rated training rows (0.5 without any)."""
-        rows = self.train[~np.isnan(self.scaled[self.train])]
+        rows = self._rated_train()
         weights = self.weights[rows]
         return float(np.average(self.scaled[rows], weights=weights)) if weights.sum() else 0.5
 
     def ratings_per_item(self):
         """Rated training rows per item with a training row (0 without ratings)."""
-        rated = self.train[~np.isnan(self.scaled[self.train])]
-        return len(rated) / max(np.count_nonzero(np.bincount(self.items[self.train])), 1)
+        return len(self._rated_train()) / max(np.count_nonzero(np.bincount(self.items[self.train])), 1)
 
     def rated_share(self):
         """Share of the training rows that hold a rating (0 for implicit feedback)."""

@@ -608,7 +608,8 @@ class ZeroTail(keras.initializers.Initializer):
 def check_same_architecture(old, new):
     """Raise ``ValueError`` naming the parameters in which ``new`` differs from ``old``.
 
-    Table sizes, the initial mean and the seed may differ (warm start).
+    Table sizes, the initial mean, the seed and the scales derived from the data
+    (``rating_bias_scale``, ``rater_penalty``) may differ (warm start).
     """
     sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale", "rater_penalty")
     old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
