@@ -606,11 +606,14 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         An item's rater term is fitted to that item's ratings, so with few ratings per item
         it overfits (MovieLens 100k with 10% of the rows rated: RMSE 1.0274 at 0.1, 1.0162 at
         1): the weight is ``_RATER_PENALTY_BASE * max(1, _RATER_REFERENCE_COUNT / n)`` (0.1
-        and 40), at most 1, with ``n`` the rated training rows per item (:meth:`TrainingSet.ratings_per_item`); 1 without ratings. A warm
-        start keeps the fitted model's.
+        and 40), at most 1, with ``n`` the rated training rows per item
+        (:meth:`TrainingSet.ratings_per_item`); 1 without ratings or without the option (it is
+        then unused, and the rows are not counted). A warm start keeps the fitted model's.
         """
         if self._warm():
             return self.model_.rater_penalty
+        if not self.item_implicit_feedback:
+            return 1.0
         n = data.ratings_per_item()
         return min(1.0, _RATER_PENALTY_BASE * max(1.0, _RATER_REFERENCE_COUNT / n)) if n > 0 else 1.0
 

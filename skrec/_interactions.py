@@ -187,7 +187,11 @@ class TrainingSet:
 
     def ratings_per_item(self):
         """Rated training rows per item with a training row (0 without ratings)."""
-        return len(self._rated_train()) / max(np.count_nonzero(np.bincount(self.items[self.train])), 1)
+        return len(self._rated_train()) / max(self._ids_in_train(self.items), 1)
+
+    def _ids_in_train(self, codes):
+        """How many distinct ids ``codes`` (user or item codes of every row) has among the training rows."""
+        return np.count_nonzero(np.bincount(codes[self.train]))
 
     def rated_share(self):
         """Share of the training rows that hold a rating (0 for implicit feedback)."""
@@ -201,7 +205,7 @@ class TrainingSet:
         """
         if not len(self.train):
             return 0.0
-        return len(self.train) / min(np.count_nonzero(np.bincount(codes[self.train])) for codes in (self.users, self.items))
+        return len(self.train) / min(self._ids_in_train(codes) for codes in (self.users, self.items))
 
     def negative_items(self):
         """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).
