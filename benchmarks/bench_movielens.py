@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 import skrec
-from skrec import SEED_PARAMS, MultiTaskRecommender, metrics
+from skrec import SEED_PARAMS, MultiTaskRecommender, SeedEnsemble, metrics
 from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
@@ -62,7 +62,11 @@ other schedules, rates, windows, lengths, widths, L2 weights, retrieval weights 
 (docs/user_guide.md, "Weight averaging"). The row with `item_implicit_feedback=True` adds the
 item-side counterpart of the SVD++ term to the rating head (the users who rated a movie, as in
 myfm's configuration (a) below), an option chosen on the same validation splits
-(docs/user_guide.md, "Item-side implicit feedback"). Fit times are wall seconds on the
+(docs/user_guide.md, "Item-side implicit feedback"). The rows `SeedEnsemble` average three
+fits of the default recommender (or of the option's) that differ only in their seed
+(`SeedEnsemble(MultiTaskRecommender(), n_estimators=3, random_state=0)`): predicted ratings
+averaged for P1, `recommend` scores averaged over every item for P2; their fit time is the
+three fits' total (docs/user_guide.md, "Seed ensembles"). Fit times are wall seconds on the
 machine below with other work running, so they are indicative.
 
 How the peers were set up (issue 13): EASE, RP3beta and item-KNN (cosine) see each training
@@ -116,8 +120,11 @@ def top_k_frame(users, scores, item_ids):
 
 
 # ---------------------------------------------------------------------- systems
-def run_skrec(train, test, params):
+def run_skrec(train, test, params, n_seeds=None):
+    """One fit with ``random_state=0`` or, with ``n_seeds``, a ``SeedEnsemble`` of that many (``random_state=0``)."""
     model = MultiTaskRecommender(**params, random_state=0)
+    if n_seeds is not None:
+        model = SeedEnsemble(MultiTaskRecommender(**params), n_estimators=n_seeds, random_state=0)
     start = time.perf_counter()
     model.fit(train[["user_id", "movie_id"]], train["rating"])
     fit_s = time.perf_counter() - start
@@ -126,7 +133,8 @@ def run_skrec(train, test, params):
         predicted = model.predict(test)
     users = np.intersect1d(p2_users(test), model.users_)
     recommended = model.recommend(users, k=K)
-    return {**p1(predicted, test), **p2(recommended, test, 1682), "fit_s": fit_s, "epochs": len(model.history_["loss"])}
+    epochs = len((model.estimators_[0] if n_seeds else model).history_["loss"])
+    return {**p1(predicted, test), **p2(recommended, test, 1682), "fit_s": fit_s, "epochs": epochs}
 
 
 def run_surprise(train, test, algo_name):
@@ -368,6 +376,8 @@ def systems(with_peers):
     out = {
         "skrec default": lambda tr, te: run_skrec(tr, te, {}),
         "skrec, item_implicit_feedback=True": lambda tr, te: run_skrec(tr, te, {"item_implicit_feedback": True}),
+        "skrec SeedEnsemble, 3 seeds": lambda tr, te: run_skrec(tr, te, {}, n_seeds=3),
+        "skrec SeedEnsemble, 3 seeds, item_implicit_feedback=True": lambda tr, te: run_skrec(tr, te, {"item_implicit_feedback": True}, n_seeds=3),
         "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_PARAMS),
         "most popular": run_most_popular,
     }

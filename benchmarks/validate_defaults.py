@@ -23,6 +23,8 @@ instead (noise 0.5, a seeded 20% of the rows held out), e.g. ``--synthetic 610,9
 FRACTION`` validates on implicit feedback: a seeded FRACTION of each training fold's rows
 without their ratings, a seeded 20% of them held out, every held-out row relevant (Recall@10
 and NDCG@10 only). These three exclude one another and ``--side``.
+``--seeds N`` scores ``SeedEnsemble(MultiTaskRecommender(...), n_estimators=N, random_state=0)``
+instead of one fit.
 """
 
 import argparse
@@ -35,7 +37,7 @@ import pandas as pd
 from bench_interactions import scarce
 
 import skrec._estimator
-from skrec import MultiTaskRecommender, metrics
+from skrec import MultiTaskRecommender, SeedEnsemble, metrics
 from skrec.datasets import fetch_movielens, fetch_movielens_fold, make_interactions
 from skrec.exceptions import ColdStartWarning
 
@@ -85,14 +87,16 @@ def ranking(model, relevant):
     return {"recall": metrics.recall_at_k(relevant, recommended, **kw), "ndcg": metrics.ndcg_at_k(relevant, recommended, **kw)}
 
 
-def score(params, fit_part, held_out, side=None):
+def score(params, fit_part, held_out, side=None, n_seeds=None):
     """RMSE, Recall@10 and NDCG@10 of one configuration on one validation split.
 
     ``side`` holds the ``users`` and ``items`` frames to pass to ``fit``, if any. Without any
     rating (``--implicit``) the model is an implicit-feedback one: no RMSE, and every held-out
-    row of a fitted user is relevant.
+    row of a fitted user is relevant. With ``n_seeds``, a ``SeedEnsemble`` of that many fits is scored.
     """
     model = MultiTaskRecommender(**params, random_state=0)
+    if n_seeds:
+        model = SeedEnsemble(MultiTaskRecommender(**params), n_estimators=n_seeds, random_state=0)
     start = time.perf_counter()
     model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"], **(side or {}))
     seconds = time.perf_counter() - start
@@ -132,6 +136,7 @@ def main(argv=None):
     other.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
     other.add_argument("--synthetic", help="validate on make_interactions data: USERS,ITEMS,RATINGS,SEED")
     other.add_argument("--implicit", type=float, help="validate on this fraction of the rows, without ratings")
+    parser.add_argument("--seeds", type=int, help="score a SeedEnsemble of this many fits")
     parser.add_argument("--l2-reference", type=float,
                         help=f"the reference count of l2='auto' (default {skrec._estimator._L2_REFERENCE_COUNT:g})")
     args = parser.parse_args(argv)
@@ -147,7 +152,7 @@ def main(argv=None):
     rows = []
     for text in args.configs:
         params = ast.literal_eval(text)
-        results = [score(params, *split, side) for split in splits.values()]
+        results = [score(params, *split, side, args.seeds) for split in splits.values()]
         mean = {key: float(np.mean([r[key] for r in results])) for key in results[0]}
         rows.append({"config": text, **mean})
         print(f"{text:60s} " + "  ".join(f"{k}={v:.4f}" for k, v in mean.items()), flush=True)

@@ -1,6 +1,6 @@
 """skrec: a scikit-learn compatible multi-task (retrieval + ranking) recommender on Keras 3.
 
-The public names are :class:`MultiTaskRecommender`, :mod:`skrec.datasets`,
+The public names are :class:`MultiTaskRecommender`, :class:`SeedEnsemble`, :mod:`skrec.datasets`,
 :mod:`skrec.metrics`, :mod:`skrec.model_selection` and :mod:`skrec.exceptions`. Keras is imported lazily, on first use of the estimator, so that
 ``import skrec`` and ``import skrec.datasets`` stay cheap and print nothing.
 """
@@ -9,9 +9,9 @@ import importlib
 
 __version__ = "0.2.0"
 
-__all__ = ["MultiTaskRecommender", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
+__all__ = ["MultiTaskRecommender", "SeedEnsemble", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 
-_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SEED_PARAMS": "skrec._estimator", "load": "skrec._estimator"}
+_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SeedEnsemble": "skrec._ensemble", "SEED_PARAMS": "skrec._estimator", "load": "skrec._estimator"}
 _SUBMODULES = {"datasets", "metrics", "model_selection", "exceptions"}
 
 

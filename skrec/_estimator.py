@@ -1124,6 +1124,10 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             The multi-task score, higher is better.
         """
         check_is_fitted(self)
+        return self._multitask_score(X, y, sample_weight, self._predict_codes, self.recommend)
+
+    def _multitask_score(self, X, y, sample_weight, predict_codes, recommend):
+        """:meth:`score` with the steps that rate encoded pairs and recommend given (``SeedEnsemble`` passes its own)."""
         user_ids, item_ids = self._read_ids(X)
         ratings = check_ratings(y, len(user_ids))
         weights = check_sample_weight(sample_weight, len(user_ids))
@@ -1134,18 +1138,18 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             np.isnan(ratings), 1.0, (ratings - self.rating_range_[0]) / self._interactions_.span
         )
         truth = pd.DataFrame({self.user_col: user_ids, self.item_col: item_ids, "gain": gains * weights})
-        ndcg = self._graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)])
+        ndcg = self._graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)], recommend)
         if not (self._interactions_.has_ratings and rated.any()):
             return ndcg
-        predicted = self._predict_codes(u[rated], i[rated])
+        predicted = predict_codes(u[rated], i[rated])
         rmse = float(np.sqrt(np.average((predicted - ratings[rated]) ** 2, weights=weights[rated])))
         return multitask_score(ndcg, rmse / self._interactions_.span)
 
-    def _graded_ndcg(self, truth):
-        """NDCG@10 of the :meth:`recommend` lists of ``truth``'s users, graded by its gains."""
+    def _graded_ndcg(self, truth, recommend):
+        """NDCG@10 of the ``recommend`` lists of ``truth``'s users, graded by its gains."""
         if not len(truth):
             return 0.0
-        recommended = self.recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
+        recommended = recommend(truth[self.user_col].unique(), k=min(10, len(self.items_)))
         return metrics.ndcg_at_k(truth, recommended, k=10, user_col=self.user_col, item_col=self.item_col, gain_col="gain")
 
 

@@ -133,8 +133,17 @@ PARAMETER_CONSTRAINTS = {
 }
 
 
-def check_params(est):
+#: The parameters of SeedEnsemble other than its ``estimator`` (checked by the ensemble).
+ENSEMBLE_CONSTRAINTS = {
+    "n_estimators": _Interval(numbers.Integral, 1),
+    "random_state": PARAMETER_CONSTRAINTS["random_state"],
+}
+
+
+def check_params(est, constraints=None):
     """Check the estimator's parameters against :data:`PARAMETER_CONSTRAINTS` (``__init__`` only stores).
+
+    ``constraints`` replaces them (and the checks of their combinations) for another estimator.
 
     Raises
     ------
@@ -143,13 +152,14 @@ def check_params(est):
     """
     from skrec.exceptions import InvalidParameterError
 
-    for name, constraint in PARAMETER_CONSTRAINTS.items():
+    for name, constraint in (constraints or PARAMETER_CONSTRAINTS).items():
         value = getattr(est, name)
         if not constraint.accepts(value):
             raise InvalidParameterError(
                 f"The {name!r} parameter of {type(est).__name__} must be {constraint}. Got {value!r} instead."
             )
-    _check_combinations(est)
+    if constraints is None:
+        _check_combinations(est)
 
 
 def _check_combinations(est):

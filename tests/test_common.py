@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skrec import MultiTaskRecommender
+from skrec import MultiTaskRecommender, SeedEnsemble
 
 # Each entry is a design decision a reviewer can challenge.
 EXPECTED_FAILED_CHECKS = {
@@ -24,7 +24,10 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [MultiTaskRecommender(epochs=1, embedding_dim=4, batch_size=32, random_state=0)],
+    [
+        MultiTaskRecommender(epochs=1, embedding_dim=4, batch_size=32, random_state=0),
+        SeedEnsemble(MultiTaskRecommender(epochs=1, embedding_dim=4, batch_size=32), n_estimators=2, random_state=0),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_estimator_contract(estimator, check):

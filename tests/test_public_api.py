@@ -74,6 +74,7 @@ _MODULES = set(_PATHS)
 # Data flows one way: each module may import only the modules listed below it in this order
 # (skrec.__init__ imports nothing of skrec but lazily, by name).
 _LAYERS = [
+    "skrec._ensemble",
     "skrec._estimator",
     "skrec._persistence",
     "skrec._requests",
