@@ -1,5 +1,6 @@
 """Seed ensembles: the average of several fits of one recommender that differ only in their random_state."""
 
+import collections.abc
 import contextlib
 import warnings
 
@@ -52,7 +53,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
     ----------
     estimators_ : list of MultiTaskRecommender
         The fitted members.
-    users_, items_ : ndarray
+    users_, items_ : pandas.Index
         Ids of the users and items seen in ``fit`` (the members'; they share them).
     rating_range_ : tuple of float or None
         ``(low, high)`` of the ratings seen in ``fit``; None without ratings.
@@ -69,8 +70,12 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
     -----
     The ensemble has no ``save``, ``similar_items`` or warm start: it pickles (``pickle``,
     ``joblib``) with its members. :meth:`recommend` scores every item for every requested user
-    in each member (in chunks of users, so memory stays bounded): its cost grows with the
-    catalogue times ``n_estimators``, which suits catalogues of up to about 10^5 items.
+    in each member (in chunks of users, so memory stays bounded) and averages the scores in
+    pandas: about half a microsecond per user, item and member on 2 cores (400 users x 20,000
+    items x 2 members: 10 s, against 1 s for one member's own top 10), so it suits catalogues
+    of up to about 10^5 items. Warnings of the members (cold start, ...) are shown once, from
+    the first member, and name ``MultiTaskRecommender``, as its error messages do; the
+    estimator's own ``random_state`` is replaced by each member's.
 
     Examples
     --------
@@ -130,7 +135,10 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         """
         estimator = self._estimator()
         members = [clone(estimator).set_params(random_state=seed) for seed in self._member_seeds()]
-        fitted = [member.fit(X, y, sample_weight, users=users, items=items) for member in members]
+        fitted = []
+        for position, member in enumerate(members):
+            with _quiet(position):
+                fitted.append(member.fit(X, y, sample_weight, users=users, items=items))
         self.estimators_ = fitted
         first = fitted[0]
         self.users_, self.items_, self.rating_range_ = first.users_, first.items_, first.rating_range_
@@ -258,6 +266,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
             Once, when some users get the most popular items.
         """
         check_is_fitted(self)
+        candidates, exclude_items = _reusable(candidates), _reusable(exclude_items)  # every member reads them
         kwargs = dict(exclude_seen=exclude_seen, history=history, candidates=candidates, exclude_items=exclude_items, users=users, items=items)
         first = self.estimators_[0].recommend(user_ids, k, **kwargs)  # checks the arguments, warns once
         requested = pd.unique(first[self.estimators_[0].user_col])
@@ -275,7 +284,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
                 every = member.recommend(users, n_items, **kwargs)
             scores = every if scores is None else scores.assign(score=scores["score"].to_numpy() + _aligned(every, scores, user_col, item_col))
         scores["score"] = (scores["score"] / len(self.estimators_)).astype(every["score"].dtype)
-        order = pd.Series(np.arange(len(users)), index=users)[scores[user_col]].to_numpy()
+        order = pd.Index(users).get_indexer(scores[user_col])
         best = scores.assign(_user=order).sort_values(["_user", "score"], ascending=[True, False], kind="stable")
         best = best.groupby("_user", sort=False).head(k).drop(columns="_user").reset_index(drop=True)
         best["rank"] = best.groupby(user_col, sort=False).cumcount() + 1
@@ -286,6 +295,11 @@ def _aligned(frame, like, user_col, item_col):
     """``frame``'s scores in the row order of ``like`` (the same (user, item) pairs)."""
     index = pd.MultiIndex.from_frame(frame[[user_col, item_col]])
     return frame["score"].to_numpy()[index.get_indexer(pd.MultiIndex.from_frame(like[[user_col, item_col]]))]
+
+
+def _reusable(ids):
+    """``ids`` as a list when it is an iterator (a generator is read once; every member reads it)."""
+    return list(ids) if isinstance(ids, collections.abc.Iterator) else ids
 
 
 def _new_items(member, items):

@@ -167,3 +167,13 @@ def test_candidates_exclusions_and_new_items_of_a_frame_reach_every_member(ratin
     got = ensemble.recommend(users, k=3, **kwargs)
     assert set(got["movie_id"]) <= {1, 3, 4, 5, 6}
     np.testing.assert_array_equal(got["movie_id"], _mean_top_k(ensemble.estimators_, users, 3, n_items=6, **kwargs)["movie_id"])
+    # Generators are read by every member, not by the first alone.
+    from_generators = ensemble.recommend(users, k=3, candidates=(i for i in range(1, 7)), exclude_items=iter([2]))
+    pd.testing.assert_frame_equal(from_generators, got)
+
+
+def test_boolean_user_ids_are_labels_not_a_mask(ratings):
+    X = ratings.assign(user_id=ratings["user_id"] % 2 == 0)[["user_id", "movie_id"]]
+    ensemble = SeedEnsemble(MEMBER, n_estimators=2, random_state=0).fit(X, ratings["rating"])
+    got = ensemble.recommend([True, False], k=3, exclude_seen=False)
+    assert got["user_id"].tolist() == [False] * 3 + [True] * 3  # in users_ order, as MultiTaskRecommender gives them
