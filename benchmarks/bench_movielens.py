@@ -122,8 +122,9 @@ def top_k_frame(users, scores, item_ids):
 # ---------------------------------------------------------------------- systems
 def run_skrec(train, test, params, n_seeds=None):
     """One fit with ``random_state=0`` or, with ``n_seeds``, a ``SeedEnsemble`` of that many (``random_state=0``)."""
-    model = MultiTaskRecommender(**params, random_state=0)
-    if n_seeds is not None:
+    if n_seeds is None:
+        model = MultiTaskRecommender(**params, random_state=0)
+    else:
         model = SeedEnsemble(MultiTaskRecommender(**params), n_estimators=n_seeds, random_state=0)
     start = time.perf_counter()
     model.fit(train[["user_id", "movie_id"]], train["rating"])

@@ -94,9 +94,10 @@ def score(params, fit_part, held_out, side=None, n_seeds=None):
     rating (``--implicit``) the model is an implicit-feedback one: no RMSE, and every held-out
     row of a fitted user is relevant. With ``n_seeds``, a ``SeedEnsemble`` of that many fits is scored.
     """
-    model = MultiTaskRecommender(**params, random_state=0)
     if n_seeds:
         model = SeedEnsemble(MultiTaskRecommender(**params), n_estimators=n_seeds, random_state=0)
+    else:
+        model = MultiTaskRecommender(**params, random_state=0)
     start = time.perf_counter()
     model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"], **(side or {}))
     seconds = time.perf_counter() - start

@@ -270,7 +270,8 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         kwargs = dict(exclude_seen=exclude_seen, history=history, candidates=candidates, exclude_items=exclude_items, users=users, items=items)
         first = self.estimators_[0].recommend(user_ids, k, **kwargs)  # checks the arguments, warns once
         requested = pd.unique(first[self.estimators_[0].user_col])
-        n_items = len(self.items_) + _new_items(self.estimators_[0], items)
+        new_items = self.estimators_[0]._serving_ids(None, items)["item"]  # as the members count their catalogue
+        n_items = len(self.items_) + (0 if new_items is None else len(new_items.index))
         chunk = max(1, _SCORE_BUDGET // n_items)
         parts = [self._chunk(requested[start : start + chunk], n_items, k, kwargs) for start in range(0, len(requested), chunk)]
         return pd.concat(parts, ignore_index=True) if parts else first
@@ -300,13 +301,6 @@ def _aligned(frame, like, user_col, item_col):
 def _reusable(ids):
     """``ids`` as a list when it is an iterator (a generator is read once; every member reads it)."""
     return list(ids) if isinstance(ids, collections.abc.Iterator) else ids
-
-
-def _new_items(member, items):
-    """Number of the ``items`` frame's ids that ``fit`` did not see (0 without a frame)."""
-    if items is None:
-        return 0
-    return int((~pd.Index(pd.unique(items[member.item_col])).isin(member.items_)).sum())
 
 
 @contextlib.contextmanager
