@@ -130,6 +130,8 @@ class MultiTaskModel(keras.Model):
         rating_bias_scale=1.0,
         item_implicit_feedback=False,
         rater_penalty=1.0,
+        item_item_weight=0.0,
+        item_item_l2=500.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -156,6 +158,8 @@ class MultiTaskModel(keras.Model):
         self.rating_bias_scale = float(rating_bias_scale)
         self.item_implicit_feedback = bool(item_implicit_feedback)
         self.rater_penalty = float(rater_penalty)
+        self.item_item_weight = float(item_item_weight)
+        self.item_item_l2 = float(item_item_l2)
         self._make_layers(_seed_sequence(seed, 32))  # more than any configuration draws
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -204,6 +208,8 @@ class MultiTaskModel(keras.Model):
             self.item_map.build((None, self.embedding_dim))
         if self.item_implicit_feedback:
             self.rater_term = self.add_weight(shape=(self.n_items, self.embedding_dim), initializer="zeros", trainable=False, name="rater_term")
+        if self.item_item_weight:
+            self.item_item = self.add_weight(shape=(self.n_items, self.n_items), initializer="zeros", trainable=False, name="item_item")
         self.built = True
 
     def _build_features(self):
@@ -296,6 +302,11 @@ class MultiTaskModel(keras.Model):
         """Set every item's rater term from ``raters``, a SciPy sparse ``[n_items, n_users]`` matrix of weights ``w_v``."""
         if self.item_implicit_feedback:
             self.rater_term.assign((raters @ np.asarray(self.rater_embedding.embeddings.value)).astype("float32"))
+
+    def set_item_item(self, weights):
+        """Set the item-item term's ``[n_items, n_items]`` weights (column ``i``: each item's weight in the score of ``i``)."""
+        if self.item_item_weight:
+            self.item_item.assign(np.asarray(weights, dtype="float32"))
 
     def rater_terms(self, codes):
         """Rater terms of item ``codes`` as a NumPy ``[n, dim]`` array (0 for codes ``>= n_items``, items new since ``fit``), or None without them."""
@@ -465,12 +476,14 @@ class MultiTaskModel(keras.Model):
         """Retrieval logits of users against every item, shape ``[n, n_items]``."""
         return ops.matmul(self.query_embeddings(user_vector), ops.transpose(self.candidate_embeddings()))
 
-    def query_embeddings(self, user_vector, rating_weight=0.0):
+    def query_embeddings(self, user_vector, rating_weight=0.0, seen=None):
         """Query vectors whose dot product with :meth:`candidate_embeddings` is the score.
 
         With ``rating_weight`` (``"dot"`` head only) the score becomes ``retrieval logit +
         rating_weight * predicted scaled rating``, still one dot product, so that keras-rs
-        ``BruteForceRetrieval`` finds its exact top-k.
+        ``BruteForceRetrieval`` finds its exact top-k. With ``seen`` (``[n, n_items]``, 1 for
+        each item of the user's history), the item-item term ``item_item_weight * seen @
+        item_item`` joins the score (candidates built with ``item_item=True``).
         """
         if self.retrieval_negatives == "in_batch":
             parts = [user_vector]
@@ -478,16 +491,20 @@ class MultiTaskModel(keras.Model):
             parts = [self.user_map(user_vector), ops.ones_like(user_vector[:, :1])]
         if rating_weight:
             parts += [rating_weight * user_vector, rating_weight * ops.ones_like(user_vector[:, :1])]
+        if seen is not None:
+            parts.append(ops.cast(ops.convert_to_tensor(seen), user_vector.dtype))
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def candidate_embeddings(self, rating_weight=0.0, rows=None):
+    def candidate_embeddings(self, rating_weight=0.0, rows=None, item_item=False):
         """Candidate vectors, shape ``[n, width]``; see :meth:`query_embeddings`.
 
         Of every item, or of the items whose table rows are ``rows`` (see :meth:`table_rows`
-        and :meth:`feature_rows`), items the model has no interaction of (no rater term).
+        and :meth:`feature_rows`), items the model has no interaction of (no rater term, no
+        item-item weights). ``item_item`` appends each item's column of the item-item weights
+        times ``item_item_weight`` (zeros for ``rows``), for queries built with ``seen``.
         """
-        terms = None
-        if rows is None:
+        terms, fitted = None, rows is None
+        if fitted:
             rows = self._with_features("item", self.item_embedding.embeddings, ops.arange(self.n_items))
             terms = self.rater_term if self.item_implicit_feedback else None
         items, item_bias, retrieval_bias = self._item_parts(ops.convert_to_tensor(rows))
@@ -501,6 +518,11 @@ class MultiTaskModel(keras.Model):
             # user_vector . item + (mean + item bias); the user bias does not change a ranking.
             rating_items = items if terms is None else items + terms
             parts += [rating_items, ops.expand_dims(self.global_mean + item_bias, 1)]
+        if item_item:
+            if not self.item_item_weight:
+                raise ValueError("The item-item term needs a model built with item_item_weight > 0.")
+            weights = self.item_item_weight * ops.transpose(self.item_item) if fitted else ops.zeros((ops.shape(items)[0], self.n_items))
+            parts.append(ops.cast(weights, items.dtype))
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
     # ------------------------------------------------------------------ train
@@ -570,6 +592,8 @@ class MultiTaskModel(keras.Model):
             rating_bias_scale=self.rating_bias_scale,
             item_implicit_feedback=self.item_implicit_feedback,
             rater_penalty=self.rater_penalty,
+            item_item_weight=self.item_item_weight,
+            item_item_l2=self.item_item_l2,
         )
         return config
 

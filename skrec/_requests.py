@@ -52,6 +52,8 @@ class Request:
         Sorted codes of the items that may be recommended; None for all.
     new_items : NewIds or None
         Items absent from ``fit`` that an ``items`` frame describes.
+    folded_seen : scipy.sparse.csr_matrix of shape (n_folded, n_items) or None
+        The fitted catalogue's items in each folded-in user's history.
     """
 
     user_ids: pd.Index
@@ -60,6 +62,7 @@ class Request:
     excluded: sp.csr_matrix
     candidates: np.ndarray
     new_items: object = None
+    folded_seen: sp.csr_matrix = None
 
     @property
     def n_scored(self):
@@ -101,7 +104,16 @@ def build_request(model, interactions, user_ids, *, exclude_seen, history, candi
     ids = known.append(folded_ids).append(others)
     allowed = _allowed(items, candidates, exclude)
     excluded = _excluded(items, ids, known_codes, history_pairs, exclude_seen, exclude)
-    return Request(ids, known_codes, folded, excluded, allowed, new_items)
+    return Request(ids, known_codes, folded, excluded, allowed, new_items, _folded_seen(history_pairs, len(folded_ids), model.n_items))
+
+
+def _folded_seen(history_pairs, n_folded, n_items):
+    """Binary CSR (folded users x fitted items) of the folded-in users' histories (new items left out)."""
+    rows, codes = history_pairs
+    fitted = codes < n_items
+    seen = sp.csr_matrix((np.ones(fitted.sum(), dtype=bool), (rows[fitted], codes[fitted])), shape=(n_folded, n_items))
+    seen.sum_duplicates()
+    return seen
 
 
 def _folded(model, items, new, history, lam, new_users):
@@ -181,8 +193,13 @@ def answer(model, interactions, request, k, rating_blend):
             parts.append(request.folded[max(start, known) - known : stop - known])
         return np.concatenate(parts)
 
+    def seen(start, stop):
+        rows = sp.vstack([interactions.seen[request.codes[start : min(stop, known)]], request.folded_seen[max(start, known) - known : max(stop - known, 0)]])
+        return rows.toarray().astype(np.float32)
+
     new_rows = None if request.new_items is None else request.new_items.rows
-    scored = top_k(model, k, vectors, n, request.excluded[:n], rating_blend, request.candidates, new_rows)
+    history_rows = seen if model.item_item_weight else None  # for the item-item term
+    scored = top_k(model, k, vectors, n, request.excluded[:n], rating_blend, request.candidates, new_rows, history_rows)
     popular = _popular(interactions, request, k)
     return tuple(np.concatenate([a, b]) for a, b in zip(scored, popular))
 

@@ -61,7 +61,7 @@ def top_k_users(model, codes, k, seen, rating_blend, history=None):
     return codes[rows], ranks, items, scores
 
 
-def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None, new_rows=None):
+def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None, new_rows=None, seen=None):
     """Top-``k`` (request row, rank, item code, score) rows of ``n`` requests, best first.
 
     Parameters
@@ -78,15 +78,20 @@ def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None
     new_rows : ndarray of shape (n_new, table width) or None
         Table rows of items absent from ``fit`` (see ``skrec._new_ids``), appended to the
         catalogue with codes ``n_items + j``.
+    seen : callable or None
+        ``seen(start, stop)`` gives the history rows of those requests as an array of shape
+        ``(stop - start, model.n_items)`` (1 for each fitted item in the user's history): the
+        score then has the model's item-item term (``MultiTaskModel.query_embeddings``).
 
     Requests are scored in chunks of at most ``SCORE_BUDGET`` scores, so memory does not grow
     with their number; each chunk's excluded items are passed to the retrieval layer as a
     sparse list of (row, item) pairs and masked there. A request with fewer than ``k`` items
     left gets fewer rows.
     """
-    embeddings = model.candidate_embeddings(rating_blend)
+    item_item = seen is not None
+    embeddings = model.candidate_embeddings(rating_blend, item_item=item_item)
     if new_rows is not None:
-        embeddings = keras.ops.concatenate([embeddings, model.candidate_embeddings(rating_blend, rows=new_rows)], axis=0)
+        embeddings = keras.ops.concatenate([embeddings, model.candidate_embeddings(rating_blend, rows=new_rows, item_item=item_item)], axis=0)
     n_items = int(keras.ops.shape(embeddings)[0])
     if candidates is not None:
         embeddings = keras.ops.take(embeddings, candidates, axis=0)
@@ -95,7 +100,8 @@ def top_k(model, k, vectors, n, excluded=None, rating_blend=0.0, candidates=None
     column = None if candidates is None else _columns(candidates, n_items)
 
     def queries(chunk):
-        return model.query_embeddings(vectors(chunk[0], chunk[-1] + 1), rating_blend)
+        start, stop = chunk[0], chunk[-1] + 1
+        return model.query_embeddings(vectors(start, stop), rating_blend, None if seen is None else seen(start, stop))
 
     rows, ranks, items, scores = _run(retrieval, queries, n, excluded, column, n_candidates)
     return rows, ranks, (items if candidates is None else candidates[items]), scores

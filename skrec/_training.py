@@ -13,6 +13,7 @@ import pandas as pd
 
 from skrec import metrics
 from skrec._interactions import rater_weights
+from skrec._item_item import ease_weights
 from skrec._keras import keras
 from skrec._retrieval import predict_scaled, top_k_users
 from skrec._row_sparse import plan_row_sparse
@@ -97,6 +98,8 @@ def train(model, data, options, seed):
         # Of the final (averaged or restored) weights, over every pair the estimator has seen
         # (early-stopping rows too), as the SVD++ history at serving time.
         model.set_rater_terms(rater_weights(data.interactions.seen.T.tocsr()))
+    if model.item_item_weight:
+        model.set_item_item(ease_weights(data.interactions.seen, model.item_item_l2))
     _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 

@@ -370,6 +370,7 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings,
     y = ratings["rating"].where(np.random.default_rng(0).random(len(ratings)) < rated_share)
     params = {**FAST, **IMPROVED, "early_stopping": False, "item_implicit_feedback": item_implicit}
     est = MultiTaskRecommender(**params).fit(ratings, y)
+    from skrec._item_item import ease_weights
     from skrec._retrieval import predict_scaled, user_vectors
 
     scale = est.model_.rating_bias_scale  # the rating biases learn slower with scarce ratings
@@ -382,6 +383,8 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings,
     users, items = np.repeat(codes, len(est.items_)), np.tile(np.arange(len(est.items_)), len(codes))
     rating = predict_scaled(model, users, items, seen).reshape(len(codes), -1)
     blended = logits + est.rating_blend * rating
+    assert est.item_item_ == "ease"  # the default on a small catalogue: EASE's score of the history joins
+    blended += est.item_item_weight * seen.toarray() @ ease_weights(seen, est.item_item_l2)
     blended[est._interactions_.seen.toarray()] = -np.inf
     expected = np.argsort(-blended, axis=1, kind="stable")[:, :5]
     recs = est.recommend(est.users_, k=5)

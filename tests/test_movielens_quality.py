@@ -40,10 +40,10 @@ def test_p3_figures_land_in_the_seed_range(movielens_home):
 def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home):
     """Quality floor of the defaults on one canonical fold (the benchmark runs all five).
 
-    5-fold means of the defaults are RMSE 0.897, Recall@10 0.272, NDCG@10 0.395 (u3: 0.894,
-    0.286, 0.371); EASE reaches Recall@10 0.271 and NDCG@10 0.384 (u3: 0.273, 0.345), Surprise
-    KNNBaseline RMSE 0.920. The floor sits above the defaults before weight averaging (u3
-    NDCG@10 0.35).
+    5-fold means of the defaults are RMSE 0.897, Recall@10 0.286, NDCG@10 0.413 (u3: 0.894,
+    0.298, 0.382); EASE reaches Recall@10 0.271 and NDCG@10 0.384 (u3: 0.273, 0.345), Surprise
+    KNNBaseline RMSE 0.920. The floor sits above the defaults without the item-item term (u3
+    Recall@10 0.286, NDCG@10 0.371), which fails it if the term is lost.
     """
     from skrec import MultiTaskRecommender, metrics
     from skrec.datasets import fetch_movielens_fold
@@ -57,8 +57,8 @@ def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home)
     recall = metrics.recall_at_k(relevant, recommended, k=10)
     ndcg = metrics.ndcg_at_k(relevant, recommended, k=10)
     assert rmse <= 0.905
-    assert recall >= 0.275
-    assert ndcg >= 0.36
+    assert recall >= 0.292
+    assert ndcg >= 0.376
 
 
 @pytest.mark.realdata
@@ -66,9 +66,10 @@ def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home)
 def test_a_seed_ensemble_rates_and_ranks_better_than_each_of_its_members_on_fold_u3(movielens_home):
     """Three seeds of the defaults averaged (SeedEnsemble) against each of the three alone.
 
-    On the five folds the ensemble takes RMSE from 0.897 to 0.892 and NDCG@10 from 0.395 to
-    0.406 (docs/benchmark_movielens.md). On u3 it gives 0.8888 / 0.3773 against its members'
-    0.8933-0.8945 / 0.3642-0.3702.
+    On the five folds the ensemble takes RMSE from 0.897 to 0.892 and NDCG@10 from 0.413 to
+    0.417 (docs/benchmark_movielens.md). On u3 it gives 0.8888 / 0.3825 against its members'
+    0.8933-0.8945 / at most 0.3811: the item-item term, the same in every member, narrows the
+    ranking gain (without it 0.3773 against at most 0.3702).
     """
     from skrec import SeedEnsemble, metrics
     from skrec.datasets import fetch_movielens_fold
@@ -86,5 +87,5 @@ def test_a_seed_ensemble_rates_and_ranks_better_than_each_of_its_members_on_fold
 
     rmse, ndcg = quality(ensemble)
     members = [quality(member) for member in ensemble.estimators_]
-    assert rmse <= min(r for r, _ in members) - 0.002
-    assert ndcg >= max(n for _, n in members) + 0.002
+    assert rmse <= min(r for r, _ in members) - 0.002, (rmse, members)
+    assert ndcg >= max(n for _, n in members) + 0.001, (ndcg, members)

@@ -85,6 +85,7 @@ _LAYERS = [
     "skrec._retrieval",
     "skrec._model",
     "skrec._interactions",
+    "skrec._item_item",
     "skrec._features",
     "skrec._frames",
     "skrec._validation",

@@ -1,0 +1,129 @@
+"""The EASE item-item term of the recommend score: its weights, its place in the score, when it is on."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import skrec._estimator
+from skrec import MultiTaskRecommender
+from skrec._item_item import ease_weights
+from skrec.datasets import make_interactions
+from skrec.exceptions import InvalidParameterError
+
+PARAMS = dict(epochs=3, embedding_dim=8, batch_size=128, learning_rate=0.01, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_interactions(60, 40, 1500, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def pair(ratings):
+    """The same fit with and without the term (it does not change training)."""
+    X, y = ratings[["user_id", "movie_id"]], ratings["rating"]
+    with_term = MultiTaskRecommender(**PARAMS, item_item="ease", item_item_weight=3.0, item_item_l2=20.0).fit(X, y)
+    without = MultiTaskRecommender(**PARAMS, item_item=None).fit(X, y)
+    return with_term, without
+
+
+def test_ease_weights_solve_the_penalised_regression_with_a_zero_diagonal():
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix(rng.random((50, 12)) < 0.3)  # boolean, as the seen matrix
+    B = ease_weights(X, 7.0).astype(np.float64)
+    dense = X.toarray().astype(np.float64)
+    G = dense.T @ dense
+    assert np.all(np.diag(B) == 0)
+    # Stationarity of ||X - XB||^2 + l2 ||B||^2 with diag(B) = 0: the gradient
+    # (G + l2 I) B - G is zero off the diagonal (the diagonal is the constraint's multiplier).
+    gradient = (G + 7.0 * np.eye(12)) @ B - G
+    np.testing.assert_allclose(gradient - np.diag(np.diag(gradient)), 0, atol=1e-4)
+    assert np.abs(B).max() > 0.01
+
+
+def _scores(model, users, **kwargs):
+    frame = model.recommend(users, k=len(model.items_), **kwargs)
+    return frame.set_index(["user_id", "movie_id"])["score"]
+
+
+def test_the_term_adds_weight_times_the_history_row_times_the_ease_weights(ratings, pair):
+    with_term, without = pair
+    users = np.sort(ratings["user_id"].unique())[:10]
+    B = ease_weights(with_term._interactions_.seen, 20.0)
+    seen = with_term._interactions_.seen[with_term.users_.get_indexer(users)].toarray().astype(np.float64)
+    term = pd.DataFrame(3.0 * seen @ B, index=users, columns=with_term.items_).stack()
+    got, base = _scores(with_term, users), _scores(without, users)
+    assert got.index.sort_values().equals(base.index.sort_values())  # the same unseen items, every one
+    difference = (got - base.reindex(got.index)).to_numpy()
+    np.testing.assert_allclose(difference, term.reindex(got.index).to_numpy(), atol=2e-4)
+    assert np.abs(difference).max() > 0.05
+    assert with_term.item_item_ == "ease" and without.item_item_ is None
+
+
+def test_folded_in_users_get_the_term_of_their_history(ratings, pair):
+    with_term, without = pair
+    items = np.asarray(with_term.items_[:6])
+    history = pd.DataFrame({"user_id": 10_000, "movie_id": items, "rating": [5, 4, 1, 3, 5, 2]})
+    got = _scores(with_term, [10_000], history=history)
+    base = _scores(without, [10_000], history=history).reindex(got.index)
+    x = np.isin(with_term.items_, items).astype(np.float64)
+    term = pd.Series(3.0 * x @ ease_weights(with_term._interactions_.seen, 20.0), index=with_term.items_)
+    np.testing.assert_allclose((got - base).to_numpy(), term.reindex(got.index.get_level_values(1)).to_numpy(), atol=2e-4)
+    assert not got.index.get_level_values(1).isin(items).any()
+
+
+def test_the_top_k_is_the_best_of_the_blended_scores(ratings, pair):
+    with_term, _ = pair
+    users = np.sort(ratings["user_id"].unique())[:10]
+    full = with_term.recommend(users, k=len(with_term.items_))
+    top = with_term.recommend(users, k=5)
+    expected = full.sort_values(["user_id", "score"], ascending=[True, False], kind="stable").groupby("user_id").head(5)
+    np.testing.assert_allclose(top["score"].to_numpy(), expected["score"].to_numpy(), rtol=1e-5)
+
+
+def test_candidates_get_the_scores_of_the_whole_catalogue(ratings, pair):
+    # (New items of serving frames get no term: tests/test_side_features.py runs with the default, the term on.)
+    with_term, _ = pair
+    users = np.sort(ratings["user_id"].unique())[:3]
+    candidates = list(with_term.items_[:8])
+    out = with_term.recommend(users, k=3, candidates=candidates, exclude_seen=False).set_index(["user_id", "movie_id"])["score"]
+    full = _scores(with_term, users, exclude_seen=False)
+    assert out.index.get_level_values(1).isin(candidates).all() and len(out) == 9
+    np.testing.assert_allclose(out.to_numpy(), full.reindex(out.index).to_numpy(), rtol=1e-5)
+
+
+def test_auto_turns_the_term_on_for_small_catalogues_only(ratings, monkeypatch):
+    X, y = ratings[["user_id", "movie_id"]], ratings["rating"]
+    assert MultiTaskRecommender(**PARAMS).fit(X, y).item_item_ == "ease"
+    monkeypatch.setattr(skrec._estimator, "_ITEM_ITEM_MAX_ITEMS", 39)  # the data set has 40 items
+    model = MultiTaskRecommender(**PARAMS).fit(X, y)
+    assert model.item_item_ is None and not model.model_.item_item_weight
+    assert MultiTaskRecommender(**PARAMS, item_item="ease").fit(X, y).item_item_ == "ease"
+    assert MultiTaskRecommender(**PARAMS, item_item_weight=0.0).fit(X, y).item_item_ is None
+
+
+def test_a_warm_start_recomputes_the_weights_over_every_seen_pair(ratings):
+    first, second = ratings.iloc[:900], ratings.iloc[900:]
+    model = MultiTaskRecommender(**PARAMS, warm_start=True).fit(first[["user_id", "movie_id"]], first["rating"])
+    model.fit(second[["user_id", "movie_id"]], second["rating"])
+    expected = ease_weights(model._interactions_.seen, model.item_item_l2)
+    np.testing.assert_allclose(np.asarray(model.model_.item_item.value), expected, atol=1e-6)
+    assert model._interactions_.seen.nnz > len(first.drop_duplicates(["user_id", "movie_id"]))
+
+
+def test_pickle_and_save_keep_the_term(ratings, pair, tmp_path):
+    with_term, _ = pair
+    users = np.sort(ratings["user_id"].unique())[:5]
+    expected = with_term.recommend(users, k=5)
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(with_term)).recommend(users, k=5), expected)
+    with_term.save(tmp_path / "model")
+    pd.testing.assert_frame_equal(skrec.load(tmp_path / "model").recommend(users, k=5), expected)
+
+
+@pytest.mark.parametrize(("name", "value"), [("item_item", "yes"), ("item_item", True), ("item_item_weight", -1.0), ("item_item_l2", 0.0)])
+def test_bad_values_are_refused_with_the_parameter_name(ratings, name, value):
+    with pytest.raises(InvalidParameterError, match=name):
+        MultiTaskRecommender(**PARAMS, **{name: value}).fit(ratings[["user_id", "movie_id"]], ratings["rating"])
