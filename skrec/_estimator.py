@@ -700,9 +700,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         """
         if self._warm() and self.item_item == "auto":
             return bool(self.model_.item_item_weight)
-        if self.item_item != "auto":
-            return self.item_item == "ease" and self.item_item_weight > 0
-        return n_items <= _ITEM_ITEM_MAX_ITEMS and self.item_item_weight > 0
+        on = n_items <= _ITEM_ITEM_MAX_ITEMS if self.item_item == "auto" else self.item_item == "ease"
+        return on and self.item_item_weight > 0
 
     def _l2_for(self, data):
         """The L2 penalty's weight: ``l2``, with ``"auto"`` resolved by the data's size.
@@ -768,7 +767,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         self.rating_range_ = interactions.rating_range
         self.retrieval_negatives_ = model.retrieval_negatives
         self.l2_ = model.l2
-        self.item_item_ = "ease" if getattr(model, "item_item_weight", 0.0) else None
+        self.item_item_ = "ease" if model.item_item_weight else None
         self.item_info_ = item_info
         self.user_feature_names_ = np.asarray(model.feature_names["user"], dtype=object)
         self.item_feature_names_ = np.asarray(model.feature_names["item"], dtype=object)

@@ -519,8 +519,6 @@ class MultiTaskModel(keras.Model):
             rating_items = items if terms is None else items + terms
             parts += [rating_items, ops.expand_dims(self.global_mean + item_bias, 1)]
         if item_item:
-            if not self.item_item_weight:
-                raise ValueError("The item-item term needs a model built with item_item_weight > 0.")
             weights = self.item_item_weight * ops.transpose(self.item_item) if fitted else ops.zeros((ops.shape(items)[0], self.n_items))
             parts.append(ops.cast(weights, items.dtype))
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
