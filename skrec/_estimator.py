@@ -200,13 +200,14 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         candidate matrix and scores ``n_items`` more numbers per (user, item): on MovieLens
         100k, 0.15 s for its 943 users against 0.08 s without the term. ``"auto"``: on for
         catalogues of at most 4,096 items, off above; ``"ease"``: on whatever the size; None:
-        off. The choice made is ``item_item_``. A warm start keeps the term as fitted: under
-        ``"auto"`` its first fit's choice (even when later fits take the catalogue past 4,096
-        items), and a change of ``item_item``, ``item_item_weight`` or ``item_item_l2``
-        between warm fits raises ``ValueError`` (the message names ``item_item_weight`` for
-        a change of ``item_item``; refit with ``warm_start=False``). New items of a serving
+        off. The choice made is ``item_item_``. A warm start keeps the term on or off as fitted
+        (under ``"auto"`` its first fit's choice, even when later fits take the catalogue
+        past 4,096 items) and solves it again over every pair seen so far with that fit's
+        ``item_item_weight`` and ``item_item_l2``; turning it on or off between warm fits
+        (``item_item``, or ``item_item_weight`` to or from 0) raises ``ValueError`` naming
+        ``item_item`` (refit with ``warm_start=False``). New items of a serving
         ``items`` frame get no term, and early stopping's epoch scores are computed without
-        it (it is solved after training).
+        it (it joins the model after training).
     item_item_weight : float, default=4.0
         Weight of the item-item term in the score (the retrieval score is a logit, the term
         about a predicted 0/1 interaction). ``0`` turns it off.
@@ -215,7 +216,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         as if by that many extra co-occurrences with itself. 500 is EASE's published value
         for MovieLens 20M (200 to 1,000 across its data sets); on MovieLens 100k's validation
         splits 250 to 500 ranked best and a weight of 3 to 4 (see the user guide's "The
-        item-item term").
+        item-item term"). A value too small for the solve in floating point (far below 1) raises
+        ``ValueError`` before training.
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adagrad"``, ``"sgd"``, ``"rmsprop"``, ...).
     optimizer_params : dict or None, default=None
@@ -493,7 +495,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ValueError
             If a side frame lacks its id column or repeats an id, holds ids of another kind
             than ``X``'s, or its feature transformer returns another number of rows or values
-            that are not finite.
+            that are not finite; if ``item_item_l2`` is too small for the item-item solve
+            (raised before training); or, with ``warm_start``, if a parameter of the model's
+            architecture changed (named in the message).
         """
         check_params(self)
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)

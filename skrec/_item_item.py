@@ -34,13 +34,26 @@ def ease_weights(seen, l2):
     -------
     ndarray of shape (n_items, n_items), float32
         ``B`` with a zero diagonal: column ``i`` holds the weight of each item in the score of ``i``.
+
+    Raises
+    ------
+    ValueError
+        If ``l2`` is too small for the Cholesky factorisation (naming ``item_item_l2``).
     """
     binary = sp.csr_matrix(seen, dtype=np.float64, copy=True)
     binary.data[:] = 1.0
     gram = (binary.T @ binary).toarray()
     gram[np.diag_indices_from(gram)] += float(l2)
     # The inverse of a symmetric positive definite matrix, through its Cholesky factor.
-    precision = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, overwrite_a=True), np.eye(len(gram)), overwrite_b=True)
+    try:
+        factor = scipy.linalg.cho_factor(gram, overwrite_a=True)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"item_item_l2={l2!r} is too small for the item-item solve: the items' co-occurrence "
+            f"matrix plus item_item_l2 on its diagonal is not positive definite in floating point. "
+            f"Use a larger item_item_l2 (e.g. the default 500) or item_item=None."
+        ) from None
+    precision = scipy.linalg.cho_solve(factor, np.eye(len(gram)), overwrite_b=True)
     weights = -precision / np.diag(precision)
     np.fill_diagonal(weights, 0.0)
     return weights.astype(np.float32)

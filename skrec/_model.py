@@ -630,18 +630,31 @@ class ZeroTail(keras.initializers.Initializer):
 def check_same_architecture(old, new):
     """Raise ``ValueError`` naming the parameters in which ``new`` differs from ``old``.
 
-    Table sizes, the initial mean, the seed and the scales derived from the data
-    (``rating_bias_scale``, ``rater_penalty``) may differ (warm start).
+    Table sizes, the initial mean, the seed, the scales derived from the data
+    (``rating_bias_scale``, ``rater_penalty``) and the item-item term's weight and penalty
+    may differ (warm start); whether the item-item term is on may not (see :func:`_architecture`).
     """
-    sizes = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale", "rater_penalty")
-    old_config = {k: v for k, v in old.get_config().items() if k not in sizes}
-    new_config = {k: v for k, v in new.get_config().items() if k not in sizes}
+    old_config, new_config = _architecture(old), _architecture(new)
     if old_config != new_config:
         changed = sorted(k for k in old_config if old_config[k] != new_config.get(k))
         raise ValueError(
             f"warm_start continues the fitted model, so its architecture must not change; "
             f"these parameters differ from the fitted model: {changed}. Set warm_start=False to refit."
         )
+
+
+def _architecture(model):
+    """The parts of ``model``'s config a warm start must keep: not what the data sets or what no trained weight reads.
+
+    Data-derived: table sizes, the initial mean, the seed, ``rating_bias_scale`` and
+    ``rater_penalty``. Untrained: the item-item term's weight and penalty (it is solved again
+    after every fit), of which only whether the term is on (its weights exist) is kept, as
+    ``item_item``.
+    """
+    derived = ("n_users", "n_items", "rating_mean", "seed", "name", "trainable", "dtype", "user_feature_width", "item_feature_width", "rating_bias_scale", "rater_penalty", "item_item_weight", "item_item_l2")
+    config = {k: v for k, v in model.get_config().items() if k not in derived}
+    config["item_item"] = bool(model.item_item_weight)
+    return config
 
 
 def model_state(model):

@@ -66,6 +66,9 @@ def train(model, data, options, seed):
     history : dict of str to list of float
         Keras's per-epoch logs.
     """
+    # Solved first: it reads the seen pairs only, and a penalty too small for the solve fails
+    # before any training time is spent.
+    item_item = ease_weights(data.interactions.seen, model.item_item_l2) if model.item_item_weight else None
     n_batches = -(-len(data.train) // options.batch_size)
     optimizer = make_optimizer(options, steps=n_batches * options.epochs)
     # Keras's progress bar advances once per execution: with verbose=1 it gets one step each.
@@ -98,8 +101,8 @@ def train(model, data, options, seed):
         # Of the final (averaged or restored) weights, over every pair the estimator has seen
         # (early-stopping rows too), as the SVD++ history at serving time.
         model.set_rater_terms(rater_weights(data.interactions.seen.T.tocsr()))
-    if model.item_item_weight:
-        model.set_item_item(ease_weights(data.interactions.seen, model.item_item_l2))
+    if item_item is not None:
+        model.set_item_item(item_item)
     _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
 

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import skrec._estimator
+import skrec._model
 from skrec import MultiTaskRecommender
 from skrec._item_item import ease_weights
 from skrec.datasets import make_interactions
@@ -112,6 +113,33 @@ def test_a_warm_start_recomputes_the_weights_over_every_seen_pair(ratings):
     expected = ease_weights(model._interactions_.seen, model.item_item_l2)
     np.testing.assert_allclose(np.asarray(model.model_.item_item.value), expected, atol=1e-6)
     assert model._interactions_.seen.nnz > len(first.drop_duplicates(["user_id", "movie_id"]))
+
+
+def test_a_warm_start_takes_a_new_weight_and_penalty_of_the_term(ratings):
+    first, second = ratings.iloc[:900], ratings.iloc[900:]
+    model = MultiTaskRecommender(**PARAMS, warm_start=True).fit(first[["user_id", "movie_id"]], first["rating"])
+    model.set_params(item_item_weight=2.0, item_item_l2=50.0).fit(second[["user_id", "movie_id"]], second["rating"])
+    assert model.model_.item_item_weight == 2.0 and model.item_item_ == "ease"
+    expected = ease_weights(model._interactions_.seen, 50.0)
+    np.testing.assert_allclose(np.asarray(model.model_.item_item.value), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(("first", "then"), [({"item_item": "ease"}, {"item_item": None}), ({"item_item": None}, {"item_item": "ease"}), ({}, {"item_item_weight": 0.0})])
+def test_a_warm_start_refuses_to_turn_the_term_on_or_off_naming_item_item(ratings, first, then):
+    X, y = ratings[["user_id", "movie_id"]], ratings["rating"]
+    model = MultiTaskRecommender(**PARAMS, **first, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"\['item_item'\]"):
+        model.set_params(**then).fit(X, y)
+
+
+def test_a_penalty_too_small_for_the_solve_is_refused_before_training(ratings, monkeypatch):
+    twin = ratings[ratings["movie_id"] == ratings["movie_id"].iloc[0]].assign(movie_id=-1)  # an item seen by the same users
+    data = pd.concat([ratings, twin], ignore_index=True)
+    monkeypatch.setattr(skrec._model.MultiTaskModel, "fit", lambda *a, **k: pytest.fail("trained before the solve"))
+    model = MultiTaskRecommender(**PARAMS, item_item="ease", item_item_l2=1e-300)
+    with pytest.raises(ValueError, match="item_item_l2=1e-300 is too small"):
+        model.fit(data[["user_id", "movie_id"]], data["rating"])
+    assert not hasattr(model, "model_")
 
 
 def test_pickle_and_save_keep_the_term(ratings, pair, tmp_path):
