@@ -628,12 +628,7 @@ class ZeroTail(keras.initializers.Initializer):
 
 
 def check_same_architecture(old, new):
-    """Raise ``ValueError`` naming the parameters in which ``new`` differs from ``old``.
-
-    Table sizes, the initial mean, the seed, the scales derived from the data
-    (``rating_bias_scale``, ``rater_penalty``) and the item-item term's weight and penalty
-    may differ (warm start); whether the item-item term is on may not (see :func:`_architecture`).
-    """
+    """Raise ``ValueError`` naming the parameters of :func:`_architecture` in which ``new`` differs from ``old`` (warm start)."""
     old_config, new_config = _architecture(old), _architecture(new)
     if old_config != new_config:
         changed = sorted(k for k in old_config if old_config[k] != new_config.get(k))
