@@ -40,6 +40,8 @@ from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 K = 10
+#: The most accurate rating configuration (docs/user_guide.md, "The per-id penalty").
+PER_ID = {"item_implicit_feedback": True, "l2_form": "per_id", "lr_schedule": "cosine", "learning_rate": 0.006, "swa_fraction": 0.0}
 INTRO = """\
 One `MultiTaskRecommender` with its default parameters, fitted once per fold, against the
 classic libraries on both tasks. Targets (issue 3): P1 RMSE <= 0.915, P2 Recall@10 >= 0.24
@@ -71,7 +73,10 @@ show the trade-off of the two heads alone. The rows `SeedEnsemble` average three
 fits of the default recommender (or of the option's) that differ only in their seed
 (`SeedEnsemble(MultiTaskRecommender(), n_estimators=3, random_state=0)`): predicted ratings
 averaged for P1, `recommend` scores averaged over every item for P2; their fit time is the
-three fits' total (docs/user_guide.md, "Seed ensembles"). Fit times are wall seconds on the
+three fits' total (docs/user_guide.md, "Seed ensembles"). The rows "per-id penalty" fit
+skrec's most accurate rating configuration, `PER_ID` in this script: `item_implicit_feedback`
+with the L2 penalty charged once per id (`l2_form="per_id"`) and a cosine learning rate
+(docs/user_guide.md, "The per-id penalty"), alone and as three seeds. Fit times are wall seconds on the
 machine below with other work running, so they are indicative.
 
 How the peers were set up (issue 13): EASE, RP3beta and item-KNN (cosine) see each training
@@ -385,6 +390,8 @@ def systems(with_peers):
         "skrec, item_implicit_feedback=True": lambda tr, te: run_skrec(tr, te, {"item_implicit_feedback": True}),
         "skrec SeedEnsemble, 3 seeds": lambda tr, te: run_skrec(tr, te, {}, n_seeds=3),
         "skrec SeedEnsemble, 3 seeds, item_implicit_feedback=True": lambda tr, te: run_skrec(tr, te, {"item_implicit_feedback": True}, n_seeds=3),
+        "skrec, per-id penalty (PER_ID)": lambda tr, te: run_skrec(tr, te, PER_ID),
+        "skrec SeedEnsemble, 3 seeds, per-id penalty (PER_ID)": lambda tr, te: run_skrec(tr, te, PER_ID, n_seeds=3),
         "skrec seed config (1, 1)": lambda tr, te: run_skrec(tr, te, SEED_PARAMS),
         "most popular": run_most_popular,
     }

@@ -22,7 +22,10 @@ instead (noise 0.5, a seeded 20% of the rows held out), e.g. ``--synthetic 610,9
 (MovieLens latest-small's shape: many interactions per user, few per item). ``--implicit
 FRACTION`` validates on implicit feedback: a seeded FRACTION of each training fold's rows
 without their ratings, a seeded 20% of them held out, every held-out row relevant (Recall@10
-and NDCG@10 only). These three exclude one another and ``--side``.
+and NDCG@10 only). ``--user-holdout FRACTION`` holds out FRACTION of the ratings of a seeded
+half of each fold's users instead of 10% of everyone's: shaped like the canonical folds u1-u3,
+whose test sets hold 22-38% of the ratings of some of the users (u1: users 1-462 only), so that
+those users' training histories are short. These four exclude one another and ``--side``.
 ``--seeds N`` scores ``SeedEnsemble(MultiTaskRecommender(...), n_estimators=N, random_state=0)``
 instead of one fit.
 """
@@ -60,6 +63,15 @@ def thinned_split(train, fold, fraction):
     part = train.pipe(scarce, number, fraction).dropna(subset=["rating"]).reset_index(drop=True)
     held = np.random.default_rng(100 + number).choice(len(part), len(part) // 5, replace=False)
     return part.drop(part.index[held]), part.iloc[held]
+
+
+def user_holdout_split(train, fold, fraction):
+    """``fraction`` of the ratings of a seeded half of ``fold``'s users held out."""
+    rng = np.random.default_rng(300 + int(fold[1:]))
+    users = train["user_id"].unique()
+    chosen = rng.choice(users, len(users) // 2, replace=False)
+    held = train["user_id"].isin(chosen).to_numpy() & (rng.random(len(train)) < fraction)
+    return train[~held], train[held]
 
 
 def synthetic_split(text):
@@ -123,6 +135,8 @@ def make_splits(args):
             splits[fold] = thinned_split(train, fold, args.thinned)
         elif args.implicit is not None:
             splits[fold] = implicit_split(train, fold, args.implicit)
+        elif args.user_holdout is not None:
+            splits[fold] = user_holdout_split(train, fold, args.user_holdout)
         else:
             splits[fold] = validation_split(train)
     return splits
@@ -137,11 +151,12 @@ def main(argv=None):
     other.add_argument("--thinned", type=float, help="validate on P4 (a)'s rated rows at this fraction")
     other.add_argument("--synthetic", help="validate on make_interactions data: USERS,ITEMS,RATINGS,SEED")
     other.add_argument("--implicit", type=float, help="validate on this fraction of the rows, without ratings")
+    other.add_argument("--user-holdout", type=float, help="hold out this fraction of the ratings of half the users")
     parser.add_argument("--seeds", type=int, help="score a SeedEnsemble of this many fits")
     parser.add_argument("--l2-reference", type=float,
                         help=f"the reference count of l2='auto' (default {skrec._estimator._L2_REFERENCE_COUNT:g})")
     args = parser.parse_args(argv)
-    if args.side and (args.thinned or args.synthetic or args.implicit):
+    if args.side and (args.thinned or args.synthetic or args.implicit or args.user_holdout):
         parser.error("--side goes with the default splits only")
     if args.l2_reference is not None:
         skrec._estimator._L2_REFERENCE_COUNT = args.l2_reference

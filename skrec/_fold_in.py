@@ -12,7 +12,10 @@ A new user's vector is found without refitting, in two steps:
    the user's ``n`` rated items ``i`` (scaled ratings ``r_i``, item vectors ``q_i`` and biases
    ``b_i`` fixed; with ``item_implicit_feedback``, ``q_i`` is the rating head's item vector,
    the table row plus the item's rater term), with ``lam = l2_ / ranking_weight``: the training loss's rating and penalty
-   terms for that one user, solved in closed form, shrunk towards the prior. This is the
+   terms for that one user, solved in closed form, shrunk towards the prior. Under
+   ``l2_form="per_id"`` the training penalty charges each user once, not per interaction,
+   so ``n`` in the penalty is replaced by ``count``, the training's weighted rated
+   interactions per user or per item (whichever is more), whatever the new user's own number. This is the
    "recalculate the user with the items fixed" step of implicit's ALS, applied to the rating
    head. With no rated history the vector is the prior.
 
@@ -30,7 +33,7 @@ __all__ = ["fold_in"]
 _CHUNK = 4096
 
 
-def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=None):
+def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=None, count=None):
     """User vectors of shape ``(n_users, dim)`` for new users from their history.
 
     Parameters
@@ -49,6 +52,9 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=N
     new_item_rows : ndarray of shape (n_new, table width) or None
         Table rows of items absent from ``fit`` (codes ``n_items + j``; see ``skrec._new_ids``):
         their ratings enter the ridge step with these rows; they have no SVD++ row.
+    count : float or None
+        The number of rated items every user's ridge weight is multiplied by (``l2_form="per_id"``),
+        instead of the user's own (None).
     """
     fitted = items < model.n_items
     prior = _svdpp_term(model, n_users, rows[fitted], items[fitted])
@@ -57,7 +63,7 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=N
     rated = ~np.isnan(scaled)
     if model.rating_head != "dot" or not rated.any() or not np.isfinite(lam):
         return prior
-    return _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam, new_item_rows)
+    return _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam, new_item_rows, count)
 
 
 def _svdpp_term(model, n_users, rows, items):
@@ -72,7 +78,7 @@ def _svdpp_term(model, n_users, rows, items):
     return (term / np.sqrt(np.maximum(counts, 1))[:, None]).astype(np.float32)
 
 
-def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
+def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None, count=None):
     """Solve each user's ridge problem (vector and bias) by its normal equations."""
     dim = model.embedding_dim
     item_rows = table_rows(model, "item", items, new_item_rows)
@@ -87,18 +93,18 @@ def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None):
     for start in range(0, len(prior), _CHUNK):
         users = np.arange(start, min(start + _CHUNK, len(prior)))
         mine = (rows >= users[0]) & (rows <= users[-1])
-        out[users] = _solve(features[mine], target[mine], rows[mine] - users[0], prior[users], lam)
+        out[users] = _solve(features[mine], target[mine], rows[mine] - users[0], prior[users], lam, count)
     return out.astype(np.float32)
 
 
-def _solve(features, target, rows, prior, lam):
+def _solve(features, target, rows, prior, lam, count=None):
     n_users, width = len(prior), features.shape[1]
     counts = np.bincount(rows, minlength=n_users).astype(np.float64)
     gram = np.zeros((n_users, width, width))
     np.add.at(gram, rows, features[:, :, None] * features[:, None, :])
     right = np.zeros((n_users, width))
     np.add.at(right, rows, features * target[:, None])
-    shrink = lam * np.maximum(counts, 1)
+    shrink = lam * (np.maximum(counts, 1) if count is None else np.full(n_users, float(count)))
     gram += shrink[:, None, None] * np.eye(width)
     right[:, :-1] += shrink[:, None] * prior  # towards the prior vector; the bias towards 0
     solution = np.linalg.solve(gram, right[:, :, None])[:, :, 0]

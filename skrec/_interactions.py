@@ -207,6 +207,20 @@ class TrainingSet:
             return 0.0
         return len(self.train) / min(self._ids_in_train(codes) for codes in (self.users, self.items))
 
+    def penalty_shares(self):
+        """``(user_share, item_share)``: each id's weight in the ``"per_id"`` L2 penalty, per training row.
+
+        ``n / c`` for an id of weighted training rows ``c`` (0 for ids without any), with ``n``
+        the weighted training rows per user or per item, whichever is more (the weighted
+        :meth:`interactions_per_id`). Summed over an id's rows, its share is ``n`` whatever
+        its ``c``: the penalty's weighted mean over the rows charges every user and every
+        item ``n / sum(weights)`` times its squared norm, once (see ``MultiTaskModel``).
+        """
+        weights = self.weights[self.train]
+        counts = [np.bincount(codes[self.train], weights, minlength=size) for codes, size in ((self.users, self.n_users), (self.items, self.n_items))]
+        n = weights.sum() / max(min(np.count_nonzero(c) for c in counts), 1)
+        return tuple(np.divide(n, c, out=np.zeros_like(c), where=c > 0).astype("float32") for c in counts)
+
     def negative_items(self):
         """Item rows the retrieval loss may use as negatives: those with an interaction (not cold-start items).
 
@@ -220,12 +234,13 @@ class TrainingSet:
         counts = np.bincount(self.items[self.train], minlength=self.n_items)
         return counts / max(len(self.train), 1)
 
-    def batches(self, batch_size, seed, *, history=False, max_history=None, max_raters=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None):
+    def batches(self, batch_size, seed, *, history=False, max_history=None, max_raters=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None, shares=False):
         """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
         sampling probability of each candidate for the log-Q correction; with ``max_raters``,
-        the rater lists of the batch's items (from :attr:`raters`).
+        the rater lists of the batch's items (from :attr:`raters`); with ``shares``, each row's
+        :meth:`penalty_shares`.
         """
         rows = self.train
         negatives = None if n_negatives is None else (n_negatives, self.item_probability(), self.negative_items())
@@ -245,6 +260,7 @@ class TrainingSet:
             prepare=prepare,
             multiple=multiple,
             id_dropout=id_dropout,
+            shares=self.penalty_shares() if shares else None,
         )
 
     @functools.cached_property
@@ -469,6 +485,9 @@ class RatingBatches(keras.utils.PyDataset):
     item; zero marks padding) and each row's ``"positive"`` column (see
     ``MultiTaskModel._sampled_logits``). With ``id_dropout = (rate, featured users, featured
     items)`` the inputs hold ``"user_keep"`` and ``"item_keep"`` (see :meth:`_id_keep`).
+    With ``shares = (user_share, item_share)`` (per id) they hold each row's ``"user_share"``
+    and ``"item_share"`` and, with a history (raters), its item as ``"penalty_item"`` (user as
+    ``"penalty_user"``): the ``"per_id"`` penalty's inputs (see ``MultiTaskModel``).
     ``prepare`` (e.g. the row-sparse step's) transforms the inputs.
 
     Owning the randomness (rather than ``model.fit(shuffle=True)``, which draws from NumPy's
@@ -495,9 +514,10 @@ class RatingBatches(keras.utils.PyDataset):
         prepare=None,
         multiple=1,
         id_dropout=None,
+        shares=None,
     ):
         super().__init__()
-        self._id_dropout = id_dropout
+        self._id_dropout, self._shares = id_dropout, shares
         weights = np.ones(len(ratings), "float32") if weights is None else weights
         self._data = (users.astype("int32"), items.astype("int32"), ratings, weights)
         self._batch_size, self._multiple = batch_size, multiple
@@ -531,6 +551,8 @@ class RatingBatches(keras.utils.PyDataset):
             inputs.update(self._negative_inputs(items, rng))
         if self._id_dropout is not None:
             inputs.update(self._id_keep(users, items, rng))
+        if self._shares is not None:
+            inputs.update(self._share_inputs(users, items))
         inputs = self._prepare(inputs) if self._prepare else inputs
         return inputs, np.where(rated, ratings, 0).astype("float32"), weights
 
@@ -592,6 +614,16 @@ class RatingBatches(keras.utils.PyDataset):
         for key, ids, featured in (("user_keep", users, featured_users), ("item_keep", items, featured_items)):
             hidden = rng.random(len(ids)) < rate
             out[key] = (1.0 - (hidden & featured[ids] if featured is not None else 0 * hidden)).astype("float32")
+        return out
+
+    def _share_inputs(self, users, items):
+        """Each row's penalty shares, and its ids for the penalty of its own implicit-table rows."""
+        user_share, item_share = self._shares
+        out = {"user_share": user_share[users], "item_share": item_share[items]}
+        if self._history is not None:
+            out["penalty_item"] = items
+        if self._raters is not None:
+            out["penalty_user"] = users
         return out
 
     def on_epoch_end(self):

@@ -20,7 +20,10 @@ __all__ = ["MultiTaskModel", "check_same_architecture", "copy_weights", "model_s
 # [embedding | rating bias | retrieval bias] (the biases only where the heads have them), so
 # that a step gathers and scatters one array per space.
 TABLES = {"user": ("user_embedding",), "item": ("item_embedding",), "history": ("implicit_embedding",), "rater": ("rater_embedding",)}
-ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("history_item",), "rater": ("rater_user",)}
+ID_INPUTS = {"user": ("user",), "item": ("item", "candidate"), "history": ("history_item", "penalty_item"), "rater": ("rater_user", "penalty_user")}
+
+# The values of ``l2_form``.
+L2_FORMS = ("per_interaction", "per_id")
 
 # A logit that removes a candidate (padding) from a softmax.
 _REMOVED = -1e9
@@ -70,8 +73,21 @@ class MultiTaskModel(keras.Model):
 
     **Loss.** ``retrieval_weight * retrieval_loss + ranking_weight * rating_loss + l2 *
     penalty``, where ``rating_loss`` is the mean squared error on scaled ratings and
-    ``penalty`` the mean squared norm of the batch's user and item vectors and biases (and
-    ``rater_penalty`` times that of the rater terms).
+    ``penalty`` a weighted mean over the batch of a per-row penalty (``l2_form``):
+
+    * ``"per_interaction"``: the squared norms of the row's user and item vectors and biases
+      (and ``rater_penalty`` times that of the rater term), so that an id is penalised once
+      per interaction (the "weighted-lambda" regularisation of Zhou et al., "Large-scale
+      parallel collaborative filtering for the Netflix prize", AAIM 2008);
+    * ``"per_id"``: the same user part (user vector and bias, and the user's own row ``z_u``
+      of the rater table) times the row's ``user_share`` input, and item part (item vector
+      and bias, and the item's own row ``y_i`` of the implicit table) times its
+      ``item_share``; with shares inversely proportional to the id's training rows, every id
+      is penalised the same whatever its number of interactions, as by a Gaussian prior (MAP
+      estimation; Salakhutdinov and Mnih, "Probabilistic matrix factorization", NeurIPS
+      2007). The inputs must then hold ``user_share`` and ``item_share`` (float [batch]) and,
+      with the implicit tables, ``penalty_item`` and ``penalty_user`` (each row's item and
+      user, whose ``y`` and ``z`` rows are penalised).
 
     Args:
         n_users: int. Rows of the user table.
@@ -98,8 +114,9 @@ class MultiTaskModel(keras.Model):
             rate whatever a gradient's scale, they then move this factor times slower than
             the rest: a learning-rate multiplier by reparameterisation, for the only
             parameters that the rating loss alone trains.
-        rater_penalty: float >= 0. The rater terms' weight in the penalty, relative to the
-            vectors'.
+        rater_penalty: float >= 0. The rater terms' weight in the ``"per_interaction"``
+            penalty, relative to the vectors'.
+        l2_form: str. ``"per_interaction"`` or ``"per_id"``: see **Loss**.
 
     Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
     when training with ``"sampled"`` negatives, ``"candidate": int [n]``,
@@ -132,9 +149,12 @@ class MultiTaskModel(keras.Model):
         rater_penalty=1.0,
         item_item_weight=0.0,
         item_item_l2=500.0,
+        l2_form="per_interaction",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if l2_form not in L2_FORMS:
+            raise ValueError(f"`l2_form` must be one of {L2_FORMS}. Received: l2_form={l2_form!r}")
         if rating_head not in ("mlp", "dot"):
             raise ValueError(f"`rating_head` must be 'mlp' or 'dot'. Received: rating_head={rating_head!r}")
         if retrieval_negatives not in ("in_batch", "catalogue", "sampled"):
@@ -160,6 +180,7 @@ class MultiTaskModel(keras.Model):
         self.rater_penalty = float(rater_penalty)
         self.item_item_weight = float(item_item_weight)
         self.item_item_l2 = float(item_item_l2)
+        self.l2_form = l2_form
         self._make_layers(_seed_sequence(seed, 32))  # more than any configuration draws
         # Per-epoch averages of the two task losses, reported in the training history.
         self.retrieval_loss_tracker = keras.metrics.Mean(name="retrieval_loss")
@@ -357,6 +378,16 @@ class MultiTaskModel(keras.Model):
         out = self._outputs(user_vector, user_rows, inputs["item"], rows, inputs.get("item_keep"), self._batch_rater_term(inputs, rows))
         if training:
             out.update(self._retrieval_logits(inputs, user_vector, out["item_vector"], out.get("retrieval_bias"), rows))
+            out.update(self._own_implicit_rows(inputs, rows))
+        return out
+
+    def _own_implicit_rows(self, inputs, rows):
+        """The rows' own ``y_i`` (implicit table) and ``z_u`` (rater table), for the ``"per_id"`` penalty."""
+        out = {}
+        if "penalty_item" in inputs and self.implicit_feedback:
+            out["own_implicit"] = self._rows("implicit_embedding", "penalty_item", inputs["penalty_item"], rows)
+        if "penalty_user" in inputs and self.item_implicit_feedback:
+            out["own_rater"] = self._rows("rater_embedding", "penalty_user", inputs["penalty_user"], rows)
         return out
 
     def user_vectors(self, inputs):
@@ -547,7 +578,8 @@ class MultiTaskModel(keras.Model):
         self.rating_loss_tracker.update_state(rating_loss)
         loss = self.retrieval_weight * retrieval_loss + self.ranking_weight * rating_loss
         if self.l2:
-            loss = loss + self.l2 * _weighted_mean(self._penalty(y_pred), weight)
+            penalty = self._id_penalty(y_pred, x) if self.l2_form == "per_id" else self._penalty(y_pred)
+            loss = loss + self.l2 * _weighted_mean(penalty, weight)
         return loss
 
     def _retrieval_loss(self, logits, positive, weight):
@@ -558,8 +590,20 @@ class MultiTaskModel(keras.Model):
             return ops.sum(per_row * weight)
         return _weighted_mean(per_row, weight)
 
+    def _id_penalty(self, y_pred, x):
+        """Each row's user part times its ``user_share`` plus its item part times its ``item_share``."""
+        user = ops.sum(ops.square(y_pred["user_vector"]), axis=1)
+        item = ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        if "own_rater" in y_pred:
+            user = user + ops.sum(ops.square(y_pred["own_rater"]), axis=1)
+        if "own_implicit" in y_pred:
+            item = item + ops.sum(ops.square(y_pred["own_implicit"]), axis=1)
+        if self.rating_head == "dot":
+            user, item = user + ops.square(y_pred["user_bias"]), item + ops.square(y_pred["item_bias"])
+        return ops.cast(x["user_share"], user.dtype) * user + ops.cast(x["item_share"], item.dtype) * item
+
     def _penalty(self, y_pred):
-        """Squared norm of each row's user and item vectors (and biases and rater term)."""
+        """Squared norm of each row's user and item vectors (and biases and rater term): the ``"per_interaction"`` penalty."""
         penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
         if "rater_term" in y_pred:
             # Apart from the item vector: on their sum, the two could cancel out (measured worse).
@@ -592,6 +636,7 @@ class MultiTaskModel(keras.Model):
             rater_penalty=self.rater_penalty,
             item_item_weight=self.item_item_weight,
             item_item_l2=self.item_item_l2,
+            l2_form=self.l2_form,
         )
         return config
 

@@ -45,7 +45,7 @@ FORMAT_VERSION = 3
 
 #: Parameters added after the first files of this format, with the value that reproduces what
 #: skrec did before they existed: a file without one of them gets that value, not today's default.
-PARAMS_ADDED = {"swa_fraction": 0.0, "item_implicit_feedback": False, "max_raters": 16, "item_item": None, "item_item_weight": 4.0, "item_item_l2": 500.0}
+PARAMS_ADDED = {"swa_fraction": 0.0, "item_implicit_feedback": False, "max_raters": 16, "item_item": None, "item_item_weight": 4.0, "item_item_l2": 500.0, "l2_form": "per_interaction"}
 
 # What skops.io is told to trust on load besides the scikit-learn, NumPy and SciPy types it
 # trusts itself: NumPy dtypes (KBinsDiscretizer's parameter) and the functions of skrec's

@@ -85,13 +85,14 @@ class _Items:
         return extended_codes(fitted.transform(ids), ids, self.new, len(fitted))
 
 
-def build_request(model, interactions, user_ids, *, exclude_seen, history, candidates, exclude, lam, new_users=None, new_items=None):
+def build_request(model, interactions, user_ids, *, exclude_seen, history, candidates, exclude, lam, lam_count=None, new_users=None, new_items=None):
     """A :class:`Request` for validated, distinct ``user_ids``.
 
     ``history`` is ``(user_ids, item_ids, scaled ratings)`` of new users or None; ``candidates``
     item ids or None; ``exclude`` is ``(user_ids or None, item_ids)``: pairs, or items left out
     for everyone when the user ids are None; ``new_users`` and ``new_items`` are the
-    :class:`skrec._new_ids.NewIds` of the serving frames, or None.
+    :class:`skrec._new_ids.NewIds` of the serving frames, or None; ``lam`` and ``lam_count``
+    are :func:`fold_in`'s ``lam`` and ``count``.
     """
     items = _Items(interactions, new_items)
     codes = interactions.users.transform(user_ids)
@@ -99,7 +100,7 @@ def build_request(model, interactions, user_ids, *, exclude_seen, history, candi
     order = np.argsort(codes[codes >= 0], kind="stable")
     known, known_codes = known[order], np.sort(codes[codes >= 0])
     new = pd.Index(user_ids[codes < 0]).sort_values()
-    folded_ids, folded, history_pairs = _folded(model, items, new, history, lam, new_users)
+    folded_ids, folded, history_pairs = _folded(model, items, new, history, (lam, lam_count), new_users)
     others = new.difference(folded_ids, sort=False)
     ids = known.append(folded_ids).append(others)
     allowed = _allowed(items, candidates, exclude)
@@ -116,12 +117,12 @@ def _folded_seen(history_pairs, n_folded, n_items):
     return seen
 
 
-def _folded(model, items, new, history, lam, new_users):
+def _folded(model, items, new, history, ridge, new_users):
     """Vectors of the new users who have a history or features, and their history as (row, item) pairs.
 
     A user's features give the vector the fold-in starts from (see :func:`fold_in`'s ``base``);
     the history's items of the catalogue and the call's new items fold in (new ones through
-    their ratings only: they have no SVD++ row) and are excluded.
+    their ratings only: they have no SVD++ row) and are excluded. ``ridge`` is ``(lam, count)``.
     """
     users, item_ids, scaled = history if history is not None else (np.zeros(0), np.zeros(0), np.zeros(0))
     codes, rows = items.codes(item_ids), pd.Index(new).get_indexer(users)
@@ -133,7 +134,8 @@ def _folded(model, items, new, history, lam, new_users):
     rows = pd.Index(folded_ids).get_indexer(users)
     base = None if new_users is None else _feature_vectors(model, new_users, folded_ids)
     new_rows = None if items.new is None else items.new.rows
-    vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows)
+    lam, count = ridge
+    vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows, count)
     return folded_ids, vectors, (rows[usable], codes[usable])
 
 

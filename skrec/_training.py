@@ -85,6 +85,7 @@ def train(model, data, options, seed):
         prepare=plan.prepare if plan else None,
         multiple=options.devices,
         id_dropout=_id_dropout(model, options.id_dropout),
+        shares=model.l2_form == "per_id",
     )
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:

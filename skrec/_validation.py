@@ -110,6 +110,7 @@ PARAMETER_CONSTRAINTS = {
     "retrieval_weight": _WEIGHT,
     "ranking_weight": _WEIGHT,
     "l2": _Check(lambda v: (isinstance(v, str) and v == "auto") or _WEIGHT.accepts(v), f"'auto' or {_WEIGHT}"),
+    "l2_form": _Options("per_interaction", "per_id"),
     "rating_blend": _WEIGHT,
     "item_item": _Options("auto", "ease", None),
     "item_item_weight": _WEIGHT,

@@ -35,6 +35,9 @@ SCRIPT = textwrap.dedent(
     c = MultiTaskRecommender(**params).fit(X, y, items=items)
     assert 99 in set(c.items_) and list(c.item_feature_names_) == ["kind__kind_a", "kind__kind_b"]
     assert np.isfinite(c.predict(pd.DataFrame({"user_id": [0], "movie_id": [99]}))).all()
+    # the per-id penalty's extra inputs (shares, the rows' own implicit-table ids) on the dense step
+    d = MultiTaskRecommender(**params, l2_form="per_id", item_implicit_feedback=True).fit(X, y)
+    assert np.isfinite(d.predict(X)).all() and d.history_["loss"][-1] < d.history_["loss"][0]
     print("tensorflow backend ok")
     """
 )
