@@ -107,6 +107,15 @@ def test_the_fold_in_charges_each_user_the_training_count(fitted, ratings):
     np.testing.assert_allclose(gradient, 0.0, atol=1e-4)
 
 
+def test_recommend_folds_in_with_the_training_count(fitted, ratings, monkeypatch):
+    import skrec._requests
+
+    counts, original = [], skrec._requests.fold_in
+    monkeypatch.setattr(skrec._requests, "fold_in", lambda *args: counts.append(args[-1]) or original(*args))
+    fitted.recommend([-1], k=3, history=ratings[ratings["user_id"] == 100].assign(user_id=-1))
+    assert counts == [pytest.approx(len(ratings) / 30)]
+
+
 def test_the_form_is_kept_by_warm_starts_and_saved_files(fitted, ratings, tmp_path):
     warm = pickle.loads(pickle.dumps(fitted)).set_params(warm_start=True, l2_form="per_interaction")
     with pytest.raises(ValueError, match=r"\['l2_form'\]"):
