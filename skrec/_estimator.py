@@ -1094,7 +1094,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             candidates=None if candidates is None else check_item_list(candidates, name="candidates"),
             exclude=check_exclusions(exclude_items, self.user_col, self.item_col),
             lam=self._ridge_weight(),
-            lam_count=self._ridge_count(),
+            lam_count=None if history is None else self._ridge_count(),
             new_users=new["user"],
             new_items=new["item"],
         )

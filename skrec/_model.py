@@ -592,25 +592,29 @@ class MultiTaskModel(keras.Model):
 
     def _id_penalty(self, y_pred, x):
         """Each row's user part times its ``user_share`` plus its item part times its ``item_share``."""
-        user = ops.sum(ops.square(y_pred["user_vector"]), axis=1)
-        item = ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        user, item = self._penalty_parts(y_pred)
         if "own_rater" in y_pred:
             user = user + ops.sum(ops.square(y_pred["own_rater"]), axis=1)
         if "own_implicit" in y_pred:
             item = item + ops.sum(ops.square(y_pred["own_implicit"]), axis=1)
-        if self.rating_head == "dot":
-            user, item = user + ops.square(y_pred["user_bias"]), item + ops.square(y_pred["item_bias"])
         return ops.cast(x["user_share"], user.dtype) * user + ops.cast(x["item_share"], item.dtype) * item
 
     def _penalty(self, y_pred):
         """Squared norm of each row's user and item vectors (and biases and rater term): the ``"per_interaction"`` penalty."""
-        penalty = ops.sum(ops.square(y_pred["user_vector"]), axis=1) + ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        user, item = self._penalty_parts(y_pred)
+        penalty = user + item
         if "rater_term" in y_pred:
             # Apart from the item vector: on their sum, the two could cancel out (measured worse).
             penalty = penalty + self.rater_penalty * ops.sum(ops.square(y_pred["rater_term"]), axis=1)
-        if self.rating_head == "dot":
-            penalty = penalty + ops.square(y_pred["user_bias"]) + ops.square(y_pred["item_bias"])
         return penalty
+
+    def _penalty_parts(self, y_pred):
+        """Each row's squared user vector and item vector, with their rating biases (``"dot"`` head)."""
+        user = ops.sum(ops.square(y_pred["user_vector"]), axis=1)
+        item = ops.sum(ops.square(y_pred["item_vector"]), axis=1)
+        if self.rating_head == "dot":
+            user, item = user + ops.square(y_pred["user_bias"]), item + ops.square(y_pred["item_bias"])
+        return user, item
 
     def get_config(self):
         config = super().get_config()
