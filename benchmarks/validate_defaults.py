@@ -109,7 +109,7 @@ def score(params, fit_part, held_out, side=None, n_seeds=None):
     if n_seeds:
         model = SeedEnsemble(MultiTaskRecommender(**params), n_estimators=n_seeds, random_state=0)
     else:
-        model = MultiTaskRecommender(**params, random_state=0)
+        model = MultiTaskRecommender(**{"random_state": 0, **params})  # a config may name another seed
     start = time.perf_counter()
     model.fit(fit_part[["user_id", "movie_id"]], fit_part["rating"], **(side or {}))
     seconds = time.perf_counter() - start

@@ -29,6 +29,11 @@ __all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set",
 # 2 * max_history / GROUP_SIZE history entries per rating, whatever the length of histories.
 GROUP_SIZE = 8
 
+# With item-side implicit feedback, a batch reads at most max_raters / RATER_BUDGET_DIVISOR rater
+# entries per rating: its distinct items are fewer than its rows and most have fewer raters than
+# the cap (MovieLens 100k, 1,024 rows, cap 64: at most 29,760 of 65,536 entries in 50 batches).
+RATER_BUDGET_DIVISOR = 2
+
 
 @dataclass
 class RatingMeans:
@@ -477,7 +482,9 @@ class RatingBatches(keras.utils.PyDataset):
     not fit, every user's cap is lowered until they do. With a ``raters`` matrix (items x users)
     the inputs also hold the rater lists of the batch's distinct items (``"rater_user"``,
     ``"rater_row"``, ``"rater_weight"``; each row's ``"item_slot"``), at most ``max_raters``
-    per item, as :func:`history_lists` samples histories. With ``negatives = (n,
+    per item, as :func:`history_lists` samples histories, padded to ``max_raters /
+    RATER_BUDGET_DIVISOR`` entries per row; if they would not fit, every item's cap is
+    lowered until they do. With ``negatives = (n,
     item_probability, eligible)`` the inputs hold the ``"candidate"`` items of ``n`` draws (half
     of them from the batch's items, which follow ``item_probability``, half uniform over the
     ``eligible`` items), each listed once and padded to ``n``, with ``"candidate_probability"`` and
@@ -582,11 +589,18 @@ class RatingBatches(keras.utils.PyDataset):
         lists = history_lists(self._history, slot_users, cap, rng)
         return {"user_slot": slots.astype("int32"), **_padded_lists(lists, budget, "history_item", "history")}
 
+    def rater_budget(self, n_rows):
+        """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row, at least one."""
+        return n_rows * max(1, -(-self._max_raters // RATER_BUDGET_DIVISOR))
+
     def _rater_inputs(self, items, rng):
-        """The rater lists of the batch's distinct items, padded to ``max_raters`` entries per row."""
+        """The rater lists of the batch's distinct items, padded to :meth:`rater_budget` entries."""
         slot_items, slots = np.unique(items, return_inverse=True)
-        lists = history_lists(self._raters, slot_items, self._max_raters, rng)
-        return {"item_slot": slots.astype("int32"), **_padded_lists(lists, len(items) * self._max_raters, "rater_user", "rater")}
+        budget = self.rater_budget(len(items))
+        indptr = self._raters.indptr
+        cap = _fitting_cap(indptr[slot_items + 1] - indptr[slot_items], self._max_raters, budget)
+        lists = history_lists(self._raters, slot_items, cap, rng)
+        return {"item_slot": slots.astype("int32"), **_padded_lists(lists, budget, "rater_user", "rater")}
 
     def _negative_inputs(self, items, rng):
         """The sampled candidates of a batch, padded; see the class doc."""
@@ -643,7 +657,7 @@ def _padded_lists(lists, budget, key, prefix):
 
 
 def _fitting_cap(lengths, cap, budget):
-    """The largest per-user cap (at most ``cap``) whose capped history lengths sum to ``budget``."""
+    """The largest per-list cap (at most ``cap``) whose capped list lengths sum to at most ``budget``."""
     cap = cap or int(lengths.max(initial=1))
     if np.minimum(lengths, cap).sum() <= budget:
         return cap

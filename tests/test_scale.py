@@ -208,3 +208,25 @@ def test_batches_with_history_have_one_shape_and_cover_every_rating():
         assert seen[slots[x["history_row"][kept]], x["history_item"][kept]].all()
     assert len(shapes) == 1
     assert sorted(np.concatenate(covered)) == list(range(len(users)))
+
+
+@pytest.mark.parametrize("n_raters, expected_cap", [(3, 3), (50, 4)])
+def test_rater_lists_fit_half_the_cap_per_row_and_lower_every_cap_when_they_would_not(n_raters, expected_cap):
+    # 16 items, each rated by the same n_raters users; one batch of the 16 items' rows, max_raters 8:
+    # the budget is 16 rows * 8 / 2 = 64 entries, so 16 lists of 50 raters are cut to 4 each.
+    users = np.tile(np.arange(n_raters), 16)
+    items = np.repeat(np.arange(16), n_raters)
+    raters = sp.csr_matrix((np.ones(len(users), dtype=bool), (items, users)))
+    rows = np.arange(16) * n_raters  # one rating of each item
+    batches = RatingBatches(users[rows], items[rows], np.zeros(16, "float32"), 16, 0, raters=raters, max_raters=8)
+    x, _, _ = batches[0]
+    assert x["rater_user"].shape == (64,)
+    kept = x["rater_weight"] > 0
+    per_item = np.bincount(x["rater_row"][kept], minlength=16)
+    assert (per_item == expected_cap).all()
+    # each list is a sample without repeats, rescaled so its expected sum is the full |R(i)|^-1/2 sum
+    expected = n_raters / expected_cap / np.sqrt(n_raters)  # |R(i)|^-1/2, times n / cap when sampled
+    np.testing.assert_allclose(x["rater_weight"][kept], expected, rtol=1e-6)
+    for item in range(16):  # a sample without repeats of the item's own raters
+        listed = x["rater_user"][kept][x["rater_row"][kept] == item]
+        assert len(set(listed)) == expected_cap and set(listed) <= set(range(n_raters))
