@@ -92,6 +92,8 @@ def _feature_spec(value):
 _FEATURES = _Check(_feature_spec, "'auto', None or a scikit-learn transformer (an object with fit and transform)")
 _BOOL = _Options(True, False)
 _WEIGHT = _Interval(numbers.Real, 0.0)
+_RATE = _Interval(numbers.Real, 0.0, closed="right")
+_FRACTION = _Interval(numbers.Real, 0.0, 1.0, closed="both")
 _COLUMN = _Check(lambda v: isinstance(v, str) and bool(v), "a non-empty str")
 
 #: Each parameter of MultiTaskRecommender and the values it accepts, checked at ``fit`` by
@@ -110,15 +112,15 @@ PARAMETER_CONSTRAINTS = {
     "retrieval_weight": _WEIGHT,
     "ranking_weight": _WEIGHT,
     "l2": _Check(lambda v: (isinstance(v, str) and v == "auto") or _WEIGHT.accepts(v), f"'auto' or {_WEIGHT}"),
-    "l2_form": _Options("per_interaction", "per_id"),
+    "l2_form": _Options("auto", "per_interaction", "per_id"),
     "rating_blend": _WEIGHT,
     "item_item": _Options("auto", "ease", None),
     "item_item_weight": _WEIGHT,
     "item_item_l2": _Interval(numbers.Real, 0.0, closed="neither"),
     "optimizer": _Check(lambda v: isinstance(v, str) and bool(v), "the name of a Keras optimizer, e.g. 'adam'"),
     "optimizer_params": _Check(lambda v: v is None or isinstance(v, dict), "a dict or None"),
-    "learning_rate": _Interval(numbers.Real, 0.0, closed="right"),
-    "lr_schedule": _Options("cosine", "constant"),
+    "learning_rate": _Check(lambda v: (isinstance(v, str) and v == "auto") or _RATE.accepts(v), f"'auto' or {_RATE}"),
+    "lr_schedule": _Options("auto", "cosine", "constant"),
     "batch_size": _Interval(numbers.Integral, 1),
     "epochs": _Interval(numbers.Integral, 1),
     "early_stopping": _BOOL,
@@ -129,7 +131,7 @@ PARAMETER_CONSTRAINTS = {
     "user_features": _FEATURES,
     "item_features": _FEATURES,
     "id_dropout": _Interval(numbers.Real, 0.0, 1.0, closed="left"),
-    "swa_fraction": _Interval(numbers.Real, 0.0, 1.0, closed="both"),
+    "swa_fraction": _Check(lambda v: (isinstance(v, str) and v == "auto") or _FRACTION.accepts(v), f"'auto' or {_FRACTION}"),
     "user_col": _COLUMN,
     "item_col": _COLUMN,
     "random_state": _Check(_random_state, "an int in [0, 2**32 - 1], a numpy.random.RandomState or None"),

@@ -274,7 +274,7 @@ def test_fit_rejects_bad_input_without_touching_it(ratings, make_X, make_y, erro
         ("embedding_dim", 0, r"The 'embedding_dim' parameter of MultiTaskRecommender must be an int in the range \[1, inf\). Got 0 instead."),
         ("layer_sizes", (8, -1), r"'layer_sizes' .* must be a sequence of ints >= 1"),
         ("retrieval_weight", -1.0, r"'retrieval_weight' .* must be a float in the range \[0.0, inf\). Got -1.0"),
-        ("learning_rate", 0.0, r"'learning_rate' .* must be a float in the range \(0.0, inf\). Got 0.0"),
+        ("learning_rate", 0.0, r"'learning_rate' .* must be 'auto' or a float in the range \(0.0, inf\). Got 0.0"),
         ("user_col", "movie_id", r"`user_col` and `item_col` must differ"),
     ],
 )
@@ -469,7 +469,7 @@ def test_swa_fraction_is_not_used_with_early_stopping(ratings):
         ({"rating_blend": 1.0, "rating_head": "mlp"}, r"`rating_blend`=1.0 .* needs rating_head='dot'"),
         ({"rating_head": "svd"}, r"'rating_head' .* must be one of \{'dot', 'mlp'\}. Got 'svd'"),
         ({"retrieval_negatives": "negative"}, r"'retrieval_negatives' .* must be one of"),
-        ({"lr_schedule": "step"}, r"'lr_schedule' .* must be one of \{'cosine', 'constant'\}"),
+        ({"lr_schedule": "step"}, r"'lr_schedule' .* must be one of \{'auto', 'cosine', 'constant'\}"),
         ({"swa_fraction": 1.5}, r"'swa_fraction' .* range \[0.0, 1.0\]. Got 1.5"),
         ({"optimizer": "nope"}, r"`optimizer` must be the name of a Keras optimizer"),
         ({"early_stopping": True, "validation_fraction": 1.5}, r"'validation_fraction' .* \(0.0, 1.0\). Got 1.5"),

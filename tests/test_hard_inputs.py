@@ -155,7 +155,7 @@ def test_warm_start_continues_training_and_grows_the_vocabularies(ratings):
     assert est.recommend([103], k=3).merge(seen_first, on=["user_id", "movie_id"]).empty
 
 
-@pytest.mark.parametrize("param, value", [("embedding_dim", 16), ("item_implicit_feedback", True)])
+@pytest.mark.parametrize("param, value", [("embedding_dim", 16), ("item_implicit_feedback", False)])
 def test_warm_start_refuses_a_changed_architecture(ratings, param, value):
     est = MultiTaskRecommender(**{**FAST, "warm_start": True}).fit(ratings, ratings["rating"])
     with pytest.raises(ValueError, match=rf"these parameters differ from the fitted model: \['{param}'\]"):
@@ -181,16 +181,55 @@ def _all_pairs(n_users, n_items, keep=1.0, seed=0):
 
 
 def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins():
+    per_interaction = {"l2": "auto", "l2_form": "per_interaction"}
     dense = _all_pairs(70, 70)  # 70 rows per user and per item: past the reference count
-    assert fit(dense, dense["rating"], l2="auto").l2_ == pytest.approx(0.025)
+    assert fit(dense, dense["rating"], **per_interaction).l2_ == pytest.approx(0.025)
     one_dense_side = _all_pairs(8, 70)  # 70 rows per user, 8 per item
-    assert fit(one_dense_side, one_dense_side["rating"], l2="auto").l2_ == pytest.approx(0.025)
+    assert fit(one_dense_side, one_dense_side["rating"], **per_interaction).l2_ == pytest.approx(0.025)
     sparse = _all_pairs(70, 70, keep=0.25)
     n = len(sparse) / min(sparse["user_id"].nunique(), sparse["movie_id"].nunique())
-    est = fit(sparse, sparse["rating"], l2="auto")
+    est = fit(sparse, sparse["rating"], **per_interaction)
     assert est.l2_ == pytest.approx(0.025 * 64 / n)
     assert pickle.loads(pickle.dumps(est)).l2_ == est.l2_
     assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
+    # the defaults charge rated data per id: 0.05 past 32 rated rows per id
+    assert fit(dense, dense["rating"]).l2_ == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "rated, expected",
+    [
+        (1.0, ("per_id", "cosine", 0.006, 0.0)),  # the rating recipe
+        (0.6, ("per_id", "cosine", 0.006, 0.0)),
+        (0.4, ("per_interaction", "constant", 0.003, 0.5)),  # the retrieval recipe
+        (0.0, ("per_interaction", "constant", 0.003, 0.5)),
+    ],
+)
+def test_auto_settings_follow_the_share_of_rated_rows(rated, expected):
+    frame = _all_pairs(10, 10)
+    y = frame["rating"].where(np.arange(len(frame)) < rated * len(frame))
+    est = fit(frame, None if rated == 0 else y, epochs=1, learning_rate="auto", swa_fraction="auto")
+    assert est.l2_form_ == expected[0]
+    assert est._schedule_for(_Share(rated)) == expected[1:]
+
+
+class _Share:
+    """A stand-in training set: only its share of rated rows is read by the schedule rule."""
+
+    def __init__(self, share):
+        self.share = share
+
+    def rated_share(self):
+        return self.share
+
+
+def test_explicit_settings_beat_the_recipes():
+    est = MultiTaskRecommender(lr_schedule="cosine", swa_fraction=0.25)
+    assert est._schedule_for(_Share(0.0)) == ("cosine", 0.006, 0.25)
+    assert MultiTaskRecommender(learning_rate=0.01)._schedule_for(_Share(1.0)) == ("cosine", 0.01, 0.0)
+    assert MultiTaskRecommender(lr_schedule="constant")._schedule_for(_Share(1.0)) == ("constant", 0.003, 0.5)
+    frame = _all_pairs(10, 10)
+    assert fit(frame, frame["rating"], l2_form="per_interaction").l2_form_ == "per_interaction"
 
 
 def test_the_rater_penalty_is_a_tenth_on_well_rated_items_and_grows_as_ratings_thin():
@@ -209,8 +248,9 @@ def test_the_rater_penalty_is_a_tenth_on_well_rated_items_and_grows_as_ratings_t
 def test_warm_start_keeps_the_auto_l2_of_the_first_fit():
     dense = _all_pairs(70, 70)
     est = fit(dense, dense["rating"], l2="auto", warm_start=True)
-    few = dense.iloc[:40]
-    assert est.fit(few, few["rating"]).l2_ == pytest.approx(0.025)
+    few = dense.iloc[:40].assign(rating=np.nan)  # no ratings: "auto" would now charge per interaction
+    est.fit(few, None)
+    assert est.l2_ == pytest.approx(0.05) and est.l2_form_ == "per_id"
     with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['l2'\]"):
         est.set_params(l2=0.1).fit(few, few["rating"])
 

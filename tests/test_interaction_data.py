@@ -127,6 +127,17 @@ def test_an_implicit_feedback_model_recommends_and_refuses_to_predict(ratings, y
     assert 0.0 <= scorer(est, ratings[["user_id", "movie_id"]], None) <= 1.0
 
 
+def test_item_implicit_feedback_changes_nothing_without_ratings(ratings):
+    # The rater term only enters the rating head, which clicks alone do not train: the model is
+    # built without it (no rater table to fit, no rater lists to read) and recommends the same.
+    X = ratings[["user_id", "movie_id"]]
+    on = MultiTaskRecommender(**FASTER, item_implicit_feedback=True).fit(X)
+    off = MultiTaskRecommender(**FASTER, item_implicit_feedback=False).fit(X)
+    assert not on.model_.item_implicit_feedback
+    assert "rater_embedding" not in on.model_.table_names()
+    pd.testing.assert_frame_equal(on.recommend(on.users_, k=5), off.recommend(off.users_, k=5))
+
+
 @pytest.mark.parametrize(
     "y, error, match",
     [

@@ -12,6 +12,10 @@ from skrec.exceptions import ColdStartWarning
 from skrec.datasets import fetch_movielens
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "multi_task_movielens.py"
+#: The defaults before the rating recipe (benchmarks/bench_movielens.py's FORMER): a fit costs a
+#: fifth of the defaults', which keeps the three-seed ensemble test within CI's time.
+FORMER = {"item_implicit_feedback": False, "max_history": 32, "l2_form": "per_interaction",
+          "lr_schedule": "constant", "learning_rate": 0.003, "swa_fraction": 0.5}
 
 
 def load_example():
@@ -40,10 +44,13 @@ def test_p3_figures_land_in_the_seed_range(movielens_home):
 def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home):
     """Quality floor of the defaults on one canonical fold (the benchmark runs all five).
 
-    5-fold means of the defaults are RMSE 0.897, Recall@10 0.286, NDCG@10 0.413 (u3: 0.894,
-    0.298, 0.382); EASE reaches Recall@10 0.271 and NDCG@10 0.384 (u3: 0.273, 0.345), Surprise
-    KNNBaseline RMSE 0.920. The floor sits above the defaults without the item-item term (u3
-    Recall@10 0.286, NDCG@10 0.371), which fails it if the term is lost.
+    5-fold means of the defaults are RMSE 0.880, Recall@10 0.286, NDCG@10 0.412 (u3: 0.8753,
+    0.2969, 0.3828); EASE reaches Recall@10 0.271 and NDCG@10 0.384 (u3: 0.273, 0.345), myfm's
+    Bayesian factorization machine RMSE 0.882 (u3: 0.8783), Surprise KNNBaseline 0.920. The
+    RMSE floor is issue 13's target, which the former defaults (the retrieval recipe on
+    ratings, u3 0.894) fail; the ranking floors sit above the defaults without the item-item
+    term (u3 Recall@10 0.286, NDCG@10 0.371 under the former defaults), which fails them if
+    the term is lost.
     """
     from skrec import MultiTaskRecommender, metrics
     from skrec.datasets import fetch_movielens_fold
@@ -56,7 +63,7 @@ def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home)
     recommended = model.recommend(relevant["user_id"].unique(), k=10)
     recall = metrics.recall_at_k(relevant, recommended, k=10)
     ndcg = metrics.ndcg_at_k(relevant, recommended, k=10)
-    assert rmse <= 0.905
+    assert rmse <= 0.880
     assert recall >= 0.292
     assert ndcg >= 0.376
 
@@ -64,18 +71,18 @@ def test_default_model_beats_the_classic_recommenders_on_fold_u3(movielens_home)
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_a_seed_ensemble_rates_and_ranks_better_than_each_of_its_members_on_fold_u3(movielens_home):
-    """Three seeds of the defaults averaged (SeedEnsemble) against each of the three alone.
+    """Three seeds of the former defaults averaged (SeedEnsemble) against each of the three alone.
 
     On the five folds the ensemble takes RMSE from 0.897 to 0.892 and NDCG@10 from 0.413 to
     0.417 (docs/benchmark_movielens.md). On u3 it gives 0.8888 / 0.3825 against its members'
     0.8933-0.8945 / at most 0.3811: the item-item term, the same in every member, narrows the
     ranking gain (without it 0.3773 against at most 0.3702).
     """
-    from skrec import SeedEnsemble, metrics
+    from skrec import MultiTaskRecommender, SeedEnsemble, metrics
     from skrec.datasets import fetch_movielens_fold
 
     train, test = fetch_movielens_fold("u3", data_home=movielens_home, download_if_missing=False)
-    ensemble = SeedEnsemble(random_state=0).fit(train[["user_id", "movie_id"]], train["rating"])
+    ensemble = SeedEnsemble(MultiTaskRecommender(**FORMER), random_state=0).fit(train[["user_id", "movie_id"]], train["rating"])
     relevant = test[test["rating"] >= 4]
     users = relevant["user_id"].unique()
 

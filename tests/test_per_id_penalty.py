@@ -142,7 +142,8 @@ def test_a_bad_form_is_named(ratings):
 def test_a_file_written_before_the_form_existed_loads_per_interaction(ratings, tmp_path):
     from test_persistence import rewrite
 
-    est = MultiTaskRecommender(**{**FAST, "epochs": 1}).fit(ratings, ratings["rating"])
+    # A file of that time holds a per-interaction model.
+    est = MultiTaskRecommender(**{**FAST, "epochs": 1, "l2_form": "per_interaction"}).fit(ratings, ratings["rating"])
     est.save(tmp_path / "new.skrec")
     rewrite(tmp_path / "new.skrec", tmp_path / "old.skrec", lambda m: (m["params"].pop("l2_form"), m["model"].pop("l2_form")))
     loaded = skrec.load(tmp_path / "old.skrec")
