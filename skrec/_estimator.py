@@ -685,6 +685,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         padded = {s: None if f is None else padded_features(self._feature_rows(s, f, index[s])) for s, f in features.items()}
         names = {s: () if f is None else f.names for s, f in features.items()}
         widths = {s: 1 if p is None else p[0].shape[1] for s, p in padded.items()}
+        l2_form = self._l2_form_for(data)
         model = MultiTaskModel(
             n_users=data.n_users,
             n_items=data.n_items,
@@ -695,7 +696,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             retrieval_negatives=self._negatives_for(data.n_items),
             retrieval_weight=self.retrieval_weight,
             ranking_weight=self.ranking_weight,
-            l2=self._l2_for(data, self._l2_form_for(data)),
+            l2=self._l2_for(data, l2_form),
             rating_mean=data.rating_mean(),
             seed=seed,
             user_feature_names=names["user"],
@@ -707,7 +708,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             rater_penalty=self._rater_penalty(data),
             item_item_weight=float(self.item_item_weight) if self._item_item_for(data.n_items) else 0.0,
             item_item_l2=float(self.item_item_l2),
-            l2_form=self._l2_form_for(data),
+            l2_form=l2_form,
         )
         if self._warm():
             check_same_architecture(self.model_, model)
