@@ -7,7 +7,7 @@ dropped, and prints the RMSE per fold and its mean:
 
     SKREC_DATA=/path/to/data python benchmarks/ablate_myfm.py --folds u1,u2
 
-The user guide's "Item-side implicit feedback" quotes its table. Needs ``myfm`` (the
+docs/defaults.md, "Item-side implicit feedback", quotes its table. Needs ``myfm`` (the
 benchmark extra).
 """
 

@@ -40,7 +40,7 @@ from skrec.datasets import fetch_movielens, fetch_movielens_fold
 from skrec.exceptions import ColdStartWarning
 
 K = 10
-#: The defaults before issue 13's last change (docs/user_guide.md, "The defaults' two recipes"):
+#: The defaults before issue 13's last change (docs/defaults.md, "The two recipes"):
 #: the retrieval recipe on rated data, without the item-side implicit term.
 FORMER = {"item_implicit_feedback": False, "max_history": 32, "l2_form": "per_interaction",
           "lr_schedule": "constant", "learning_rate": 0.003, "swa_fraction": 0.5}
@@ -62,14 +62,14 @@ rating blend) re-checked on validation splits of u2-u4. No choice was made on a 
 The rating blend (recommend ranks by retrieval score + 2 x predicted rating) is the largest
 single gain on ranking; the SVD++ term the largest on RMSE. Issue 13 replaced the cosine
 schedule (Adam 0.005 over 16 epochs) by stochastic weight averaging (Adam at a constant 0.003
-for 24 epochs, the fitted weights the mean of those at the ends of the last 12; docs/user_guide.md,
+for 24 epochs, the fitted weights the mean of those at the ends of the last 12; docs/defaults.md,
 "Weight averaging"), added the EASE item-item term to the ranking score (`item_item="auto"`: on
 for catalogues of up to 4,096 items, so here; "The item-item term"), then the rating recipe: on
 data whose rows are mostly rated, the defaults describe each movie by the users who rated it
 (`item_implicit_feedback`, as myfm's configuration (a) below), charge the L2 penalty once per
 user and item (`l2_form="per_id"`, as a Bayesian prior does) and decay the rate from 0.006 on a
 cosine, with the SVD++ history and rater samples capped at 64 (`max_history`, `max_raters`);
-on clicks alone they keep the retrieval recipe (docs/user_guide.md, "The defaults' two
+on clicks alone they keep the retrieval recipe (docs/defaults.md, "The two
 recipes"). Each choice was made on `benchmarks/validate_defaults.py`'s splits (10% of each
 user's training ratings) and the scarce and implicit splits of `bench_interactions.py`. The
 row `FORMER` is the defaults before that last change (the retrieval recipe on ratings, without
@@ -79,7 +79,7 @@ loss-weight sweep (`--sweep`) is run without it, to show the trade-off of the tw
 `SeedEnsemble` row averages three fits of the former defaults that differ only in their seed
 (`SeedEnsemble(MultiTaskRecommender(**FORMER), n_estimators=3, random_state=0)`): predicted
 ratings averaged for P1, `recommend` scores averaged over every item for P2; its fit time is
-the three fits' total (docs/user_guide.md, "Seed ensembles"). Fit times are wall seconds on the
+the three fits' total (docs/defaults.md, "Seed ensembles"). Fit times are wall seconds on the
 machine below with other work running, so they are indicative.
 
 How the peers were set up (issue 13): EASE, RP3beta and item-KNN (cosine) see each training

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from bench_interactions import scarce
 
-import skrec._estimator
+import skrec._recipe
 from skrec import MultiTaskRecommender, SeedEnsemble, metrics
 from skrec.datasets import fetch_movielens, fetch_movielens_fold, make_interactions
 from skrec.exceptions import ColdStartWarning
@@ -154,12 +154,13 @@ def main(argv=None):
     other.add_argument("--user-holdout", type=float, help="hold out this fraction of the ratings of half the users")
     parser.add_argument("--seeds", type=int, help="score a SeedEnsemble of this many fits")
     parser.add_argument("--l2-reference", type=float,
-                        help=f"the reference count of l2='auto' (default {skrec._estimator._L2_REFERENCE_COUNT:g})")
+                        help=f"the reference count of l2='auto' (default {skrec._recipe.L2_RULES['per_interaction'][1]:g})")
     args = parser.parse_args(argv)
     if args.side and (args.thinned or args.synthetic or args.implicit or args.user_holdout):
         parser.error("--side goes with the default splits only")
     if args.l2_reference is not None:
-        skrec._estimator._L2_REFERENCE_COUNT = args.l2_reference
+        base = skrec._recipe.L2_RULES["per_interaction"][0]
+        skrec._recipe.L2_RULES["per_interaction"] = (base, args.l2_reference)
     side = None
     if args.side:
         data = fetch_movielens()

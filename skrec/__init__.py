@@ -11,7 +11,7 @@ __version__ = "0.2.0"
 
 __all__ = ["MultiTaskRecommender", "SeedEnsemble", "SEED_PARAMS", "load", "datasets", "metrics", "model_selection", "exceptions", "__version__"]
 
-_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SeedEnsemble": "skrec._ensemble", "SEED_PARAMS": "skrec._estimator", "load": "skrec._estimator"}
+_LAZY = {"MultiTaskRecommender": "skrec._estimator", "SeedEnsemble": "skrec._ensemble", "SEED_PARAMS": "skrec._recipe", "load": "skrec._estimator"}
 _SUBMODULES = {"datasets", "metrics", "model_selection", "exceptions"}
 
 

@@ -3,6 +3,7 @@
 The file is a zip archive holding:
 
 * ``metadata.json``: the format version, the skrec, Keras and backend versions that wrote it,
+  the recipe (:class:`skrec._recipe.Recipe`),
   the estimator's parameters, the Keras model's configuration (``get_config``), its small
   fitted state (rating range, history) and the description of the ``items`` frame's columns;
 * ``arrays.npz``: the model's weights, the id vocabularies, the seen (user, item) pairs, the
@@ -38,6 +39,7 @@ from skrec._features import FeatureEncoder
 from skrec._frames import decode_frame, encode_frame
 from skrec._interactions import Interactions, RatingMeans
 from skrec._model import model_from_state, model_state
+from skrec._recipe import Recipe
 
 __all__ = ["SavedState", "save", "load"]
 
@@ -53,11 +55,11 @@ PARAMS_ADDED = {"swa_fraction": 0.0, "item_implicit_feedback": False, "max_rater
 TRUSTED = ("numpy.dtype",)
 TRUSTED_MODULES = ("skrec._features.",)
 
-SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders"])
+SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders", "recipe"])
 SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
 
 
-def save(path, *, params, model, interactions, history, item_info, encoders):
+def save(path, *, params, model, interactions, history, item_info, encoders, recipe):
     """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`).
 
     Raises
@@ -70,6 +72,7 @@ def save(path, *, params, model, interactions, history, item_info, encoders):
     metadata, arrays = _contents(params, interactions, history, item_info)
     config, weights = model_state(model)
     metadata["model"] = _plain(config, "model configuration")
+    metadata["recipe"] = _plain(recipe.to_json(), "recipe")
     metadata["features"] = {space: _encoder_metadata(encoder) for space, encoder in encoders.items()}
     arrays.update({f"weights/{n}": value for n, value in enumerate(weights)})
     members = {"metadata.json": json.dumps(metadata).encode(), "arrays.npz": _npz_bytes(arrays)}
@@ -205,7 +208,8 @@ def load(path, trusted=()):
     if metadata["items"] is not None:
         item_arrays = {key[len("items/") :]: value for key, value in arrays.items() if key.startswith("items/")}
         item_info = decode_frame(metadata["items"], item_arrays, interactions.items.index)
-    return SavedState(params, model, interactions, metadata["history"], item_info, encoders)
+    recipe = None if metadata.get("recipe") is None else Recipe.from_json(metadata["recipe"])
+    return SavedState(params, model, interactions, metadata["history"], item_info, encoders, recipe)
 
 
 def _encoder(meta, data, path, trusted):

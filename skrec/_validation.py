@@ -4,6 +4,7 @@ Every check raises an error that names the argument, column or value at fault, a
 them modifies what the caller passed in: they return new objects.
 """
 
+import collections.abc
 import numbers
 import warnings
 
@@ -23,6 +24,11 @@ __all__ = [
     "check_history",
     "check_item_list",
     "check_exclusions",
+    "check_id_list",
+    "warn_if_sliced",
+    "input_features",
+    "read_ids",
+    "check_side_frames",
 ]
 
 
@@ -381,6 +387,17 @@ def check_side_frame(frame, col, *, name):
     return out
 
 
+def check_side_frames(users, items, user_col, item_col, item_ids):
+    """Validate ``fit``'s side frames; return them indexed by id, ``{"user": ..., "item": ...}`` (None if absent)."""
+    frames = {"user": None, "item": None}
+    if users is not None:
+        frames["user"] = check_side_frame(users, user_col, name="users")
+    if items is not None:
+        frames["item"] = check_side_frame(items, item_col, name="items")
+        warn_if_sliced(frames["item"], item_ids)
+    return frames
+
+
 def check_history(history, user_col, item_col, *, name="history"):
     """``(user ids, item ids, ratings)`` of a history frame; ratings are NaN without a ``"rating"`` column.
 
@@ -424,3 +441,67 @@ def check_k(k, n_items):
     if k > n_items:
         raise ValueError(f"`k`={k} is larger than the catalogue: the model knows {n_items} items.")
     return int(k)
+
+
+def check_id_list(ids, name):
+    """One id (a str, a number, any non-iterable label) or any iterable of ids, as a list.
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` is a DataFrame or an array of more than one dimension.
+    """
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, collections.abc.Iterable):
+        return [ids]
+    if isinstance(ids, np.ndarray) and ids.ndim == 0:
+        return [ids.item()]
+    if isinstance(ids, pd.DataFrame) or (isinstance(ids, np.ndarray) and ids.ndim > 1):
+        raise TypeError(
+            f"`{name}` must be one id or an iterable of ids (list, array, Series, set, generator, ...); "
+            f"got a {type(ids).__name__} of shape {np.shape(ids)}: pass one of its columns."
+        )
+    return list(ids)
+
+
+def warn_if_sliced(frame, item_ids):
+    """Warn when an ``items`` frame looks cut per fold by a scikit-learn search.
+
+    Searches and ``cross_validate`` slice every fit parameter as long as ``X``, as if it were a
+    per-row column: an ``items`` frame that happens to have ``len(X)`` rows then loses rows.
+    """
+    missing = pd.Index(pd.unique(item_ids)).difference(frame.index)
+    if len(frame) == len(item_ids) and len(missing):
+        warnings.warn(
+            f"`items` has as many rows as X ({len(frame)}) and lacks {len(missing)} of X's items: a "
+            f"scikit-learn search or cross_validate may have sliced it like a per-row column of X. "
+            f"Items it lacks have no side information; see the user guide on side frames in searches.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def input_features(X):
+    """``(n_features_in_, feature_names_in_)`` of ``X``: its columns, and their names if all are str (else None)."""
+    n = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else 2
+    names = getattr(X, "columns", None)
+    if names is not None and all(isinstance(name, str) for name in names):
+        return n, np.asarray(names, dtype=object)
+    return n, None
+
+
+def read_ids(X, user_col, item_col, fitted_names, estimator_name):
+    """The user and item ids of ``X``: by name from a frame, by position from an array.
+
+    Fitted on a frame (``fitted_names``) and given an array, the array's columns are read at the
+    positions the user and item columns had in that frame, with scikit-learn's warning.
+    """
+    positions = (0, 1)
+    if not isinstance(X, pd.DataFrame) and fitted_names is not None:
+        warnings.warn(
+            f"X does not have valid feature names, but {estimator_name} was fitted with feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        names = list(fitted_names)
+        positions = (names.index(user_col), names.index(item_col))
+    return check_interactions(X, user_col, item_col, positions=positions)

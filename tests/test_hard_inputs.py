@@ -1,7 +1,5 @@
 """Hard inputs and training faults: each documented case gets its documented answer."""
 
-import pickle
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,81 +176,6 @@ def _all_pairs(n_users, n_items, keep=1.0, seed=0):
     frame = pd.DataFrame({"user_id": users.ravel(), "movie_id": items.ravel() + 1000})
     frame["rating"] = 1.0 + (frame["user_id"] + frame["movie_id"]) % 5
     return frame.sample(frac=keep, random_state=seed).reset_index(drop=True)
-
-
-def test_auto_l2_is_the_base_penalty_on_dense_data_and_grows_as_the_data_thins():
-    per_interaction = {"l2": "auto", "l2_form": "per_interaction"}
-    dense = _all_pairs(70, 70)  # 70 rows per user and per item: past the reference count
-    assert fit(dense, dense["rating"], **per_interaction).l2_ == pytest.approx(0.025)
-    one_dense_side = _all_pairs(8, 70)  # 70 rows per user, 8 per item
-    assert fit(one_dense_side, one_dense_side["rating"], **per_interaction).l2_ == pytest.approx(0.025)
-    sparse = _all_pairs(70, 70, keep=0.25)
-    n = len(sparse) / min(sparse["user_id"].nunique(), sparse["movie_id"].nunique())
-    est = fit(sparse, sparse["rating"], **per_interaction)
-    assert est.l2_ == pytest.approx(0.025 * 64 / n)
-    assert pickle.loads(pickle.dumps(est)).l2_ == est.l2_
-    assert fit(sparse, sparse["rating"], l2=0.01).l2_ == 0.01
-    # the defaults charge rated data per id: 0.05 past 32 rated rows per id
-    assert fit(dense, dense["rating"]).l2_ == pytest.approx(0.05)
-
-
-@pytest.mark.parametrize(
-    "rated, expected",
-    [
-        (1.0, ("per_id", "cosine", 0.006, 0.0)),  # the rating recipe
-        (0.6, ("per_id", "cosine", 0.006, 0.0)),
-        (0.4, ("per_interaction", "constant", 0.003, 0.5)),  # the retrieval recipe
-        (0.0, ("per_interaction", "constant", 0.003, 0.5)),
-    ],
-)
-def test_auto_settings_follow_the_share_of_rated_rows(rated, expected):
-    frame = _all_pairs(10, 10)
-    y = frame["rating"].where(np.arange(len(frame)) < rated * len(frame))
-    est = fit(frame, None if rated == 0 else y, epochs=1, learning_rate="auto", swa_fraction="auto")
-    assert est.l2_form_ == expected[0]
-    assert est._schedule_for(_Share(rated)) == expected[1:]
-
-
-class _Share:
-    """A stand-in training set: only its share of rated rows is read by the schedule rule."""
-
-    def __init__(self, share):
-        self.share = share
-
-    def rated_share(self):
-        return self.share
-
-
-def test_explicit_settings_beat_the_recipes():
-    est = MultiTaskRecommender(lr_schedule="cosine", swa_fraction=0.25)
-    assert est._schedule_for(_Share(0.0)) == ("cosine", 0.006, 0.25)
-    assert MultiTaskRecommender(learning_rate=0.01)._schedule_for(_Share(1.0)) == ("cosine", 0.01, 0.0)
-    assert MultiTaskRecommender(lr_schedule="constant")._schedule_for(_Share(1.0)) == ("constant", 0.003, 0.5)
-    frame = _all_pairs(10, 10)
-    assert fit(frame, frame["rating"], l2_form="per_interaction").l2_form_ == "per_interaction"
-
-
-def test_the_rater_penalty_is_a_tenth_on_well_rated_items_and_grows_as_ratings_thin():
-    dense = _all_pairs(50, 20)  # 50 ratings per item: past the reference count
-    assert fit(dense, dense["rating"], item_implicit_feedback=True).model_.rater_penalty == pytest.approx(0.1)
-    scarce = dense.assign(rating=np.where(np.arange(len(dense)) % 5 == 0, dense["rating"], np.nan))  # 10 per item
-    est = fit(scarce, scarce["rating"], item_implicit_feedback=True, warm_start=True)
-    assert est.model_.rater_penalty == pytest.approx(0.1 * 40 / 10)
-    assert est.fit(dense, dense["rating"]).model_.rater_penalty == pytest.approx(0.4)  # kept by a warm start
-    few = dense.assign(rating=np.where(np.arange(len(dense)) % 25 == 0, dense["rating"], np.nan))  # 2 per item
-    assert fit(few, few["rating"], item_implicit_feedback=True).model_.rater_penalty == pytest.approx(1.0)
-    unrated = dense.assign(rating=np.nan)
-    assert fit(unrated, None, item_implicit_feedback=True).model_.rater_penalty == pytest.approx(1.0)
-
-
-def test_warm_start_keeps_the_auto_l2_of_the_first_fit():
-    dense = _all_pairs(70, 70)
-    est = fit(dense, dense["rating"], l2="auto", warm_start=True)
-    few = dense.iloc[:40].assign(rating=np.nan)  # no ratings: "auto" would now charge per interaction
-    est.fit(few, None)
-    assert est.l2_ == pytest.approx(0.05) and est.l2_form_ == "per_id"
-    with pytest.raises(ValueError, match=r"these parameters differ from the fitted model: \['l2'\]"):
-        est.set_params(l2=0.1).fit(few, few["rating"])
 
 
 def keras_rows(est):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-import skrec._estimator
+import skrec._recipe
 import skrec._model
 from skrec import MultiTaskRecommender
 from skrec._item_item import ease_weights
@@ -99,7 +99,7 @@ def test_candidates_get_the_scores_of_the_whole_catalogue(ratings, pair):
 def test_auto_turns_the_term_on_for_small_catalogues_only(ratings, monkeypatch):
     X, y = ratings[["user_id", "movie_id"]], ratings["rating"]
     assert MultiTaskRecommender(**PARAMS).fit(X, y).item_item_ == "ease"
-    monkeypatch.setattr(skrec._estimator, "_ITEM_ITEM_MAX_ITEMS", 39)  # the data set has 40 items
+    monkeypatch.setattr(skrec._recipe, "ITEM_ITEM_MAX_ITEMS", 39)  # the data set has 40 items
     model = MultiTaskRecommender(**PARAMS).fit(X, y)
     assert model.item_item_ is None and not model.model_.item_item_weight
     assert MultiTaskRecommender(**PARAMS, item_item="ease").fit(X, y).item_item_ == "ease"

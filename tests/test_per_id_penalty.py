@@ -90,9 +90,10 @@ def test_the_fold_in_charges_each_user_the_training_count(fitted, ratings):
     # sum_i (r - mean - b_i - b - v . x_i)^2 + lam * count * (|v - prior|^2 + b^2), x_i = q_i +
     # term_i: the user's own number of ratings no longer scales the penalty.
     from skrec._fold_in import fold_in
+    from skrec._serving import ridge_count
 
     model, own = fitted.model_, ratings[ratings["user_id"] == 100]
-    count = fitted._ridge_count()
+    count = ridge_count(model, fitted._interactions_)
     assert count == pytest.approx(len(ratings) / 30)  # rated rows over the fewer ids: 30 items, 40 users
     items = fitted.items_.get_indexer(own["movie_id"])
     low, high = fitted._interactions_.rating_range
@@ -150,16 +151,3 @@ def test_a_file_written_before_the_form_existed_loads_per_interaction(ratings, t
     assert loaded.l2_form == "per_interaction" and loaded.model_.l2_form == "per_interaction"
     history = ratings[ratings["user_id"] == 100].assign(user_id=-1)
     pd.testing.assert_frame_equal(loaded.recommend([-1], k=3, history=history), est.recommend([-1], k=3, history=history))
-
-
-def test_auto_l2_per_id_is_the_base_on_well_rated_data_and_grows_as_ratings_thin():
-    from test_hard_inputs import _all_pairs, fit
-
-    dense = _all_pairs(40, 40)  # 40 rated rows per user and per item: past the reference 32
-    assert fit(dense, dense["rating"], l2_form="per_id", epochs=1).l2_ == pytest.approx(0.05)
-    # A quarter of the rows rated: m = 10 rated rows per user, all 40 rows still fitted.
-    scarce = dense.assign(rating=np.where(np.arange(len(dense)) % 4 == 0, dense["rating"], np.nan))
-    assert fit(scarce, scarce["rating"], l2_form="per_id", epochs=1).l2_ == pytest.approx(0.05 * 32 / 10)
-    # Without ratings every row counts: 20 per user.
-    clicks = _all_pairs(40, 40, keep=0.5)[["user_id", "movie_id"]]
-    assert fit(clicks, None, l2_form="per_id", epochs=1).l2_ == pytest.approx(0.05 * 32 / 20)

@@ -76,6 +76,8 @@ _MODULES = set(_PATHS)
 _LAYERS = [
     "skrec._ensemble",
     "skrec._estimator",
+    "skrec._fitting",
+    "skrec._serving",
     "skrec._persistence",
     "skrec._requests",
     "skrec._new_ids",
@@ -84,6 +86,7 @@ _LAYERS = [
     "skrec._row_sparse",
     "skrec._retrieval",
     "skrec._model",
+    "skrec._recipe",
     "skrec._interactions",
     "skrec._item_item",
     "skrec._features",

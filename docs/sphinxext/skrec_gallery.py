@@ -9,9 +9,9 @@ def quick():
 
 
 def reset_argv(gallery_conf, script_vars):
-    """Command-line arguments of each example: one epoch for the P3 reproduction when quick."""
+    """Command-line arguments of each example: when quick, one epoch for every model of the P3 reproduction."""
     if quick() and script_vars["src_file"].endswith("multi_task_movielens.py"):
-        return ["--epochs", "1"]
+        return ["--epochs", "1", "--default-epochs", "1"]
     return []
 
 

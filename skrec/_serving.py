@@ -1,0 +1,190 @@
+"""Serving a fitted model: ratings of encoded pairs, the parts of a ``recommend`` call, and the multi-task score.
+
+Each function reads the fitted state it needs (the Keras model, the
+:class:`~skrec._interactions.Interactions`, the feature encoders) as arguments; the estimator's
+public methods validate their input and call these.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from skrec import metrics
+from skrec._new_ids import new_ids, rate_pairs
+from skrec._retrieval import predict_scaled, similar_items
+from skrec._training import multitask_score
+from skrec._validation import check_history, check_side_frame
+from skrec.exceptions import ColdStartWarning
+
+__all__ = [
+    "serving_ids",
+    "predict_codes",
+    "checked_history",
+    "ridge_weight",
+    "ridge_count",
+    "check_unknown_users",
+    "recommendation_frame",
+    "score_of",
+    "similar_frame",
+]
+
+
+def serving_ids(model, interactions, encoders, cols, users, items):
+    """The ids of the serving frames that ``fit`` did not see: ``{"user": NewIds or None, "item": ...}``.
+
+    ``cols`` is ``(user_col, item_col)``.
+    """
+    frames = {"user": (users, "users", cols[0], interactions.users), "item": (items, "items", cols[1], interactions.items)}
+    return {space: None if args[0] is None else _new_ids_of(model, encoders, space, *args) for space, args in frames.items()}
+
+
+def _new_ids_of(model, encoders, space, frame, name, col, vocabulary):
+    frame = check_side_frame(frame, col, name=name)
+    vocabulary.check_kind(frame.index, f"`{name}`")
+    if encoders.get(space) is None:
+        raise ValueError(
+            f"`{name}` was given, but this model was fitted without {space} features: ids it did not "
+            f"see cannot be scored from a frame. Refit with the `{name}` frame (and {space}_features not None)."
+        )
+    return new_ids(model, space, encoders[space], frame, vocabulary, f"`{name}`")
+
+
+def predict_codes(model, interactions, u, i, new=None):
+    """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``."""
+    known = (u >= 0) & (i >= 0)
+    low, high = interactions.rating_range
+    out = np.empty(len(u), dtype=np.float64)
+    fitted = known & (u < len(interactions.users)) & (i < len(interactions.items))
+    if fitted.any():
+        out[fitted] = predict_scaled(model, u[fitted], i[fitted], interactions.seen) * interactions.span + low
+    if (known & ~fitted).any():
+        pairs = known & ~fitted
+        scaled = rate_pairs(model, u[pairs], i[pairs], interactions.seen, new["user"], new["item"])
+        out[pairs] = scaled * interactions.span + low
+    if not known.all():
+        out[~known] = _cold_start(interactions, u[~known], i[~known])
+    return np.clip(out, low, high)
+
+
+def _cold_start(interactions, u, i):
+    n_users, n_items = int((u < 0).sum()), int((i < 0).sum())
+    warnings.warn(
+        f"{len(u)} pair(s) have a user or item not seen in fit ({n_users} with an unknown "
+        f"user, {n_items} with an unknown item); they get the mean training rating of the "
+        f"known side, or the global mean.",
+        ColdStartWarning,
+        stacklevel=5,
+    )
+    return interactions.means.predict(u, i)
+
+
+def checked_history(history, interactions, cols):
+    """The validated ``history`` (ids, items, scaled ratings); ValueError for users seen in ``fit``."""
+    if history is None:
+        return None
+    users, items, ratings = check_history(history, *cols)
+    interactions.users.check_kind(users, "`history`")
+    interactions.items.check_kind(items, "`history`")
+    known = pd.unique(users[interactions.users.transform(users) >= 0])
+    if len(known):
+        raise ValueError(
+            f"`history` holds {len(known)} user(s) seen in fit (e.g. {known[:1].tolist()[0]!r}): it is for new users. "
+            f"To keep items from a known user, pass them as `exclude_items`."
+        )
+    if not interactions.has_ratings:
+        return users, items, np.full(len(users), np.nan)
+    return users, items, (ratings - interactions.rating_range[0]) / interactions.span
+
+
+def ridge_weight(model, ranking_weight):
+    """The fold-in's ridge weight per rated item: ``l2 / ranking_weight`` (the model's, which old pickles hold too)."""
+    return float(model.l2) / float(ranking_weight) if ranking_weight else np.inf
+
+
+def ridge_count(model, interactions):
+    """The fold-in's count of rated items per user under ``l2_form="per_id"``, else None (each user's own).
+
+    The training penalty then charges every id ``n / sum(weights)`` times its squared norm
+    (``TrainingSet.penalty_shares``), which for one user's ridge problem is ``n`` times the
+    rated share of the weights: the weighted rated interactions (of every fit) over the
+    fewer of the users and the items that have one.
+    """
+    if model.l2_form != "per_id":
+        return None
+    ids = min(np.count_nonzero(np.diff(interactions.seen.indptr)), np.count_nonzero(interactions.popularity()))
+    return float(interactions.means.count / max(ids, 1))
+
+
+def check_unknown_users(request, unknown_users):
+    """Warn about, or refuse (``unknown_users="error"``), the users who get the popular items."""
+    unknown = request.user_ids[request.n_scored :]
+    if not len(unknown):
+        return
+    if unknown_users == "error":
+        shown = ", ".join(repr(x) for x in unknown[:5].tolist())
+        raise ValueError(
+            f"{len(unknown)} user id(s) not seen in fit and without history: {shown}"
+            f"{', ...' if len(unknown) > 5 else ''}. Pass their interactions as `history`, or set "
+            f"unknown_users='popular' to give them the most popular items."
+        )
+    warnings.warn(
+        f"{len(unknown)} user(s) were not seen in fit and have no history: they get the most popular items.",
+        ColdStartWarning,
+        stacklevel=3,
+    )
+
+
+def recommendation_frame(interactions, item_info, cols, answer, new_items=None):
+    """The long output frame of ``recommend`` from the encoded top-k ``(users, ranks, items, scores)``.
+
+    Item codes past the catalogue are ``new_items``'.
+    """
+    users, ranks, items, scores = answer
+    catalogue = interactions.items.index
+    if new_items is not None:
+        catalogue = catalogue.append(new_items.index)
+        if item_info is not None:
+            item_info = pd.concat([item_info, new_items.frame.reindex(columns=item_info.columns)])
+    out = pd.DataFrame({cols[0]: np.asarray(users), "rank": ranks, cols[1]: catalogue.take(items).to_numpy(), "score": scores})
+    if item_info is not None:
+        out = pd.concat([out, item_info.iloc[items].reset_index(drop=True)], axis=1)
+    return out
+
+
+def score_of(interactions, cols, pairs, ratings, weights, predict, recommend):
+    """The multi-task score of held-out ``pairs`` (encoded, with their ids), rated by ``predict`` and ranked by ``recommend``.
+
+    ``pairs`` is ``(user_ids, item_ids, u, i)``; see ``MultiTaskRecommender.score``.
+    """
+    user_ids, item_ids, u, i = pairs
+    rated = ~np.isnan(ratings) & (weights > 0)
+    gains = np.ones(len(u))
+    if interactions.has_ratings:
+        gains = np.where(np.isnan(ratings), 1.0, (ratings - interactions.rating_range[0]) / interactions.span)
+    truth = pd.DataFrame({cols[0]: user_ids, cols[1]: item_ids, "gain": gains * weights})
+    ndcg = _graded_ndcg(truth[(truth["gain"] > 0) & (u >= 0)], recommend, cols, len(interactions.items))
+    if not (interactions.has_ratings and rated.any()):
+        return ndcg
+    rmse = float(np.sqrt(np.average((predict(u[rated], i[rated]) - ratings[rated]) ** 2, weights=weights[rated])))
+    return multitask_score(ndcg, rmse / interactions.span)
+
+
+def _graded_ndcg(truth, recommend, cols, n_items):
+    """NDCG@10 of the ``recommend`` lists of ``truth``'s users, graded by its gains."""
+    if not len(truth):
+        return 0.0
+    recommended = recommend(truth[cols[0]].unique(), k=min(10, n_items))
+    return metrics.ndcg_at_k(truth, recommended, k=10, user_col=cols[0], item_col=cols[1], gain_col="gain")
+
+
+def similar_frame(model, interactions, item_col, item_ids, k):
+    """``similar_items``' frame: the ``k`` nearest items of each of ``item_ids`` (ids seen in ``fit``) by cosine."""
+    requested = pd.Series(item_ids)
+    codes = interactions.items.transform(requested)
+    if (codes < 0).any():
+        unknown = pd.unique(requested[codes < 0])
+        raise ValueError(f"{len(unknown)} item id(s) not seen in fit: {', '.join(repr(x) for x in unknown[:5].tolist())}.")
+    rows, ranks, items, scores = similar_items(model, np.unique(codes), k)
+    inverse = interactions.items.inverse_transform
+    return pd.DataFrame({item_col: inverse(rows), "rank": ranks, f"similar_{item_col}": inverse(items), "score": scores})
