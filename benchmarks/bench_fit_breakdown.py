@@ -79,8 +79,6 @@ def timed_fit(X, y, params):
 
     clock = _Clock()
     originals = [
-        (_fitting, "side_features", clock.wrap(_fitting, "side_features", "side features")),
-        (_fitting, "training_set", clock.wrap(_fitting, "training_set", "training set (encoding, batches' lists)")),
         (_fitting, "recipe_for", clock.wrap(_fitting, "recipe_for", "recipe")),
         (_fitting, "build_model", clock.wrap(_fitting, "build_model", "model build")),
         (_fitting, "train_model", clock.wrap(_fitting, "train_model", "training, all of it")),

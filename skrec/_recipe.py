@@ -168,6 +168,14 @@ class Recipe:
         return cls(**fields, reasons=tuple(tuple(pair) for pair in data.get("reasons", ())), stats=stats)
 
 
+#: The parameters whose ``"auto"`` a rule of :func:`resolve_recipe` resolves to one value.
+AUTO_PARAMS = ("l2_form", "l2", "lr_schedule", "learning_rate", "swa_fraction", "retrieval_negatives")
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 def _shown(value):
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
@@ -197,9 +205,8 @@ def resolve_recipe(params, stats, fitted=None):
     values, reasons = {}, {}
 
     def take(name, auto_value, why):
-        given = params[name]
-        auto = isinstance(given, str) and given == "auto"
-        values[name] = auto_value if auto else given
+        auto = _is_auto(params[name])
+        values[name] = auto_value if auto else params[name]
         reasons[name] = f"auto: {why}" if auto else "given"
 
     take("l2_form", training["l2_form"], basis)
@@ -277,12 +284,11 @@ def _kept(params, fitted):
     """A warm start's recipe: the fitted one, with the explicit parameters' values in place of theirs."""
     values = fitted.settings()
     reasons = {name: why if why.startswith("kept: ") else f"kept: {why}" for name, why in fitted.reasons}
-    for name in ("l2_form", "l2", "lr_schedule", "learning_rate", "swa_fraction", "retrieval_negatives"):
-        given = params[name]
-        if not (isinstance(given, str) and given == "auto"):
-            values[name], reasons[name] = given, "given"
+    for name in AUTO_PARAMS:
+        if not _is_auto(params[name]):
+            values[name], reasons[name] = params[name], "given"
     if params["item_item"] != "auto" or not params["item_item_weight"] > 0:
-        values["item_item"], reasons["item_item"] = _item_item(params, 0)
+        values["item_item"], reasons["item_item"] = _item_item(params, n_items=None)  # no size rule applies here
     if not params["item_implicit_feedback"]:
         values["item_implicit_feedback"], reasons["item_implicit_feedback"] = False, "the parameter is False"
     return _recipe(values, reasons, fitted.stats)
@@ -295,7 +301,7 @@ def recipe_of_model(params, model):
     recipe its ``l2_form`` belongs to, as ``"auto"`` chose both together.
     """
     training = RATING_RECIPE if model.l2_form == "per_id" else RETRIEVAL_RECIPE
-    values = {name: training[name] if isinstance(params[name], str) else params[name] for name in ("lr_schedule", "learning_rate", "swa_fraction")}
+    values = {name: training[name] if _is_auto(params[name]) else params[name] for name in ("lr_schedule", "learning_rate", "swa_fraction")}
     values.update(
         l2_form=model.l2_form,
         l2=model.l2,
