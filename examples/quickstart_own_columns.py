@@ -113,5 +113,5 @@ print(f"NDCG@10 {ndcg_at_k(liked, top10, k=10, **names):.3f}, recall@10 {recall_
 # -----------------------------------
 # A new customer's purchases go in as ``history``: their vector is computed from it without
 # refitting, and the products in the history are left out of the recommendations.
-newcomer = pd.DataFrame({"customer": "C9999", "sku": ["SKU-001", "SKU-002", "SKU-010"], "rating": [5, 4, 5]})
+newcomer = pd.DataFrame({"customer": "C9999", "sku": ["SKU-001", "SKU-002", "SKU-010"], "stars": [5, 4, 5]})
 print(rec.recommend(["C9999"], k=5, history=newcomer))

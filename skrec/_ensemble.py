@@ -57,6 +57,11 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         Ids of the users and items seen in ``fit`` (the members'; they share them).
     rating_range_ : tuple of float or None
         ``(low, high)`` of the ratings seen in ``fit``; None without ratings.
+    user_col, item_col : str
+        Columns of ``X`` with the user and item ids: the fitted members' (before ``fit``,
+        ``estimator``'s), read-only. They give the ensemble the id columns of the recommender
+        it averages, so that code written for one (such as the scorers of
+        :func:`skrec.metrics.make_ranking_scorer`) reads the ensemble's.
     n_features_in_ : int
         Number of columns of ``X`` in ``fit``.
     feature_names_in_ : ndarray of str
@@ -148,6 +153,22 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
+
+    @property
+    def user_col(self):
+        """Column of ``X`` with the user ids: the fitted members' ``user_col`` (before ``fit``, ``estimator``'s)."""
+        return self._member().user_col
+
+    @property
+    def item_col(self):
+        """Column of ``X`` with the item ids: the fitted members' ``item_col`` (before ``fit``, ``estimator``'s)."""
+        return self._member().item_col
+
+    def _member(self):
+        """The first fitted member; before ``fit``, the estimator the members will be cloned from."""
+        if hasattr(self, "estimators_"):
+            return self.estimators_[0]
+        return MultiTaskRecommender() if self.estimator is None else self.estimator
 
     def _estimator(self):
         """The checked ``estimator`` (a default ``MultiTaskRecommender`` for None)."""
@@ -269,7 +290,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         candidates, exclude_items = _reusable(candidates), _reusable(exclude_items)  # every member reads them
         kwargs = dict(exclude_seen=exclude_seen, history=history, candidates=candidates, exclude_items=exclude_items, users=users, items=items)
         first = self.estimators_[0].recommend(user_ids, k, **kwargs)  # checks the arguments, warns once
-        requested = pd.unique(first[self.estimators_[0].user_col])
+        requested = pd.unique(first[self.user_col])
         new_items = self.estimators_[0]._serving_ids(None, items)["item"]  # as the members count their catalogue
         n_items = len(self.items_) + (0 if new_items is None else len(new_items.index))
         chunk = max(1, _SCORE_BUDGET // n_items)
@@ -278,7 +299,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
 
     def _chunk(self, users, n_items, k, kwargs):
         """The top-``k`` rows of ``users`` by the members' mean score over every item they may get."""
-        user_col, item_col = self.estimators_[0].user_col, self.estimators_[0].item_col
+        user_col, item_col = self.user_col, self.item_col
         scores = None
         for member in self.estimators_:
             with _quiet(1):

@@ -1,6 +1,5 @@
 """MultiTaskRecommender: the scikit-learn estimator around the joint retrieval + ranking Keras model."""
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,18 +13,19 @@ from skrec._new_ids import extended_codes
 from skrec._recipe import recipe_of_model
 from skrec._requests import answer, build_request
 from skrec._validation import (
-    check_exclusions,
     check_id_list,
     check_interactions,
-    check_item_list,
     check_k,
     check_params,
     check_ratings,
     check_sample_weight,
     check_side_frames,
+    check_trusted,
     input_features,
+    rating_name,
     read_ids,
 )
+from skrec._warnings import warn
 
 __all__ = ["MultiTaskRecommender", "load"]
 
@@ -159,6 +159,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         stopping ``"val_score"``, ``"val_ndcg"``, ``"val_rmse"``).
     users_, items_ : pandas.Index
         The user and item ids seen in ``fit``, sorted; row ``i`` of a table is id ``i``.
+    rating_col_ : str
+        The name of ``y`` in ``fit`` (``"rating"`` if it had none): the column of a
+        ``history`` frame that :meth:`recommend` reads ratings from (``"rating"`` also works).
     rating_range_ : tuple of float
         Lowest and highest rating of ``fit``: ratings are scaled to ``[0, 1]`` by it and
         predictions clipped to it.
@@ -166,6 +169,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         The side features of the user and item vectors; empty without side frames.
     item_info_ : pandas.DataFrame or None
         The ``items`` frame of ``fit`` indexed by item id; its columns join :meth:`recommend`'s.
+        A warm fit's frame replaces the rows of the ids it lists; the others keep theirs.
     retrieval_negatives_, l2_, l2_form_, item_item_ : str, float, str, str or None
         The same values as ``recipe_.retrieval_negatives``, ``.l2``, ``.l2_form`` and ``.item_item``.
     n_features_in_ : int
@@ -313,7 +317,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         user_ids, item_ids = check_interactions(X, self.user_col, self.item_col)
         ratings = check_ratings(y, len(user_ids))
         weights = check_sample_weight(sample_weight, len(user_ids))
-        frames = check_side_frames(users, items, self.user_col, self.item_col, item_ids)
+        frames = check_side_frames(users, items, self.user_col, self.item_col, (user_ids, item_ids))
         _fitting.check_devices(self.batch_size)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         params, fitted = self.get_params(deep=False), self._fitted()
@@ -327,11 +331,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         encoders = {space: None if side is None else side.encoder for space, side in features.items()}
         item_info = _fitting.item_info(frames["item"], data, fitted)
         self._set_fitted_state(model, data.interactions, _fitting.merged_history(history, fitted), item_info, encoders, recipe)
-        self._record_features(X)
+        self._record_features(X, y)
         return self
 
-    def _record_features(self, X):
-        """``n_features_in_`` and, for a frame with str column names, ``feature_names_in_``."""
+    def _record_features(self, X, y):
+        """``n_features_in_``, for a frame with str column names ``feature_names_in_``, and ``rating_col_``."""
+        self.rating_col_ = rating_name(y)
         self.n_features_in_, names = input_features(X)
         if names is not None:
             self.feature_names_in_ = names
@@ -414,6 +419,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             item_info=self.item_info_,
             encoders=self._encoders_,
             recipe=self.recipe_,
+            rating_col=self.rating_col_,
         )
 
     def __getstate__(self):
@@ -429,6 +435,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             state = dict(state, model_=model_from_state(*model[1:]))
         if "model_" in state and "recipe_" not in state:  # pickled before recipes were kept
             state = dict(state, recipe_=recipe_of_model(state, state["model_"]))
+        if "model_" in state and "rating_col_" not in state:  # pickled before the rating column was kept
+            state = dict(state, rating_col_="rating")
         super().__setstate__(state)
 
     def __sklearn_is_fitted__(self):
@@ -522,8 +530,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         exclude_seen : bool, default=True
             Leave out the items each user interacted with in ``fit`` (or in ``history``).
         history : pandas.DataFrame or None, default=None
-            Interactions of users unknown to ``fit`` (``user_col``, ``item_col`` and an
-            optional ``"rating"`` column): their vectors are folded in without refitting (the
+            Interactions of users unknown to ``fit`` (``user_col``, ``item_col`` and optional
+            ratings in column ``rating_col_``): their vectors are folded in without refitting (the
             SVD++ term of the history, refined by its ratings with the items fixed).
         candidates : list-like or None, default=None
             Item ids that may be recommended; None allows the whole catalogue.
@@ -573,9 +581,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             self._interactions_,
             requested,
             exclude_seen=exclude_seen,
-            history=_serving.checked_history(history, self._interactions_, cols),
-            candidates=None if candidates is None else check_item_list(candidates, name="candidates"),
-            exclude=check_exclusions(exclude_items, *cols),
+            history=_serving.checked_history(history, self._interactions_, cols, self.rating_col_),
+            candidates=_serving.checked_candidates(candidates, self._interactions_),
+            exclude=_serving.checked_exclusions(exclude_items, self._interactions_, cols),
             lam=_serving.ridge_weight(self.model_, self.ranking_weight),
             lam_count=None if history is None else _serving.ridge_count(self.model_, self._interactions_),
             new_users=new["user"],
@@ -583,7 +591,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         )
         _serving.check_unknown_users(request, self.unknown_users)
         if request.candidates is not None and not len(request.candidates):
-            warnings.warn("None of the `candidates` is an item the model knows (or a new item of `items`): nothing is recommended.", UserWarning, stacklevel=2)
+            warn(_serving.nothing_allowed(candidates is not None), UserWarning)
         blend = float(self.rating_blend) if self._interactions_.has_ratings else 0.0  # no rating head trained without ratings
         rows, ranks, codes, scores = answer(self.model_, self._interactions_, request, k, blend)
         top = (request.user_ids[rows], ranks, codes, scores)
@@ -611,7 +619,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             If an item is unknown, or ``k`` is out of range.
         """
         check_is_fitted(self)
-        k = check_k(k, len(self.items_) - 1)
+        k = check_k(k, len(self.items_) - 1, others=True)
         return _serving.similar_frame(self.model_, self._interactions_, self.item_col, check_id_list(item_ids, "item_ids"), k)
 
     def score(self, X, y=None, sample_weight=None):
@@ -660,9 +668,10 @@ def load(path, *, trusted=()):
     ----------
     path : str or path-like
         The file.
-    trusted : sequence of str, default=()
-        Types (``"module.name"``) the stored feature transformers may hold besides
-        scikit-learn's, NumPy's, SciPy's and skrec's own; a file holding another is refused.
+    trusted : str, sequence of str or None, default=()
+        Types (``"module.name"``; one str is one type, None none) the stored feature
+        transformers may hold besides scikit-learn's, NumPy's, SciPy's and skrec's own; a
+        file holding another is refused.
 
     Returns
     -------
@@ -674,6 +683,8 @@ def load(path, *, trusted=()):
     ValueError
         If the file is not a complete skrec model file of a version this one reads, or holds
         an untrusted type (named in the message).
+    TypeError
+        If ``trusted`` is not a str, None or an iterable of str.
 
     Examples
     --------
@@ -686,10 +697,11 @@ def load(path, *, trusted=()):
     >>> skrec.load(path).recommend([1], k=1).shape
     (1, 4)
     """
-    state = _persistence.load(path, trusted=tuple(trusted))
+    state = _persistence.load(path, trusted=check_trusted(trusted))
     estimator = MultiTaskRecommender(**state.params)
     recipe = state.recipe or recipe_of_model(state.params, state.model)
     estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info, state.encoders, recipe)
     estimator.n_features_in_ = 2
+    estimator.rating_col_ = state.rating_col
     return estimator
 

@@ -127,7 +127,17 @@ def _split(text):
 
 
 def _year(frame):
-    return pd.DataFrame(frame).apply(lambda column: column.dt.year).astype("float64").to_numpy()
+    return pd.DataFrame(frame).apply(_year_of).astype("float64").to_numpy()
+
+
+def _year_of(column):
+    """The year of each datetime of ``column``; ValueError naming it if it holds no datetimes."""
+    if not ptypes.is_datetime64_any_dtype(column.dtype):
+        raise ValueError(
+            f"column {column.name!r} held datetimes in fit but has dtype {column.dtype} here; "
+            f"convert it, e.g. with pd.to_datetime"
+        )
+    return column.dt.year
 
 
 @dataclass

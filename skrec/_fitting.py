@@ -8,6 +8,7 @@ and, for a warm start, the fitted state it continues (:class:`Fitted`); none of 
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from skrec._features import SideFeatures, encode_features, padded_features, unpadded_features
@@ -166,7 +167,10 @@ def merged_history(history, fitted=None):
 
 
 def item_info(item_frame, data, fitted=None):
-    """The ``items`` frame restricted to the catalogue (the fitted one when warm and absent)."""
-    if item_frame is None and fitted is not None:
-        item_frame = fitted.item_info
+    """The ``items`` frame restricted to the catalogue; warm, the fitted rows of the ids it does not list stay."""
+    earlier = None if fitted is None else fitted.item_info
+    if item_frame is None:
+        item_frame = earlier
+    elif earlier is not None and not earlier.index.isin(item_frame.index).all():
+        item_frame = pd.concat([item_frame, earlier[~earlier.index.isin(item_frame.index)]])
     return None if item_frame is None else item_frame.reindex(data.interactions.items.index)

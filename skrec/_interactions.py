@@ -155,7 +155,7 @@ class TrainingSet:
         The ratings scaled to ``[0, 1]`` by :attr:`Interactions.rating_range`; NaN for
         interactions without a rating.
     weights : ndarray of float64, shape (n_samples,)
-        Each row's weight in both losses (``sample_weight``).
+        Each row's weight in both losses: ``sample_weight`` divided by its mean.
     train, held_out : ndarray of int
         Row indices trained on and held out for early stopping (empty without it).
     history : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
@@ -293,7 +293,8 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
     ratings : ndarray of float64, shape (n_samples,)
         Validated ratings on the caller's scale, NaN for interactions without a rating.
     weights : ndarray of float64, shape (n_samples,)
-        Validated ``sample_weight``.
+        Validated ``sample_weight`` (rating means use them as given; the training set holds
+        them divided by their mean).
     previous : Interactions or None
         The fitted state to extend (warm start): known ids keep their rows, new ones are
         appended, the rating range is kept, and seen pairs and means cover both fits.
@@ -336,7 +337,17 @@ def build_training_set(user_ids, item_ids, ratings, weights, *, previous=None, v
     seen = seen_matrix(np.concatenate([old_u, u]), np.concatenate([old_i, i]), n_users, n_items)
     history = seen_matrix(np.concatenate([old_u, u[train]]), np.concatenate([old_i, i[train]]), n_users, n_items)
     interactions = Interactions(user_encoder, item_encoder, rating_range, seen, means)
-    return TrainingSet(interactions, u, i, scaled, weights, train, held_out, history)
+    return TrainingSet(interactions, u, i, scaled, unit_mean(weights), train, held_out, history)
+
+
+def unit_mean(weights):
+    """``weights`` divided by their mean, computed without overflow (the largest is at most ``n``).
+
+    Every loss is a weighted mean, so a constant factor changes nothing; scaled so, weights of
+    any finite positive scale (1e-300, 1e300) stay inside float32's range in the batches.
+    """
+    scaled = weights / weights.max()
+    return scaled / scaled.mean()
 
 
 def _with_extra(ids, extra, name):

@@ -55,11 +55,11 @@ PARAMS_ADDED = {"swa_fraction": 0.0, "item_implicit_feedback": False, "max_rater
 TRUSTED = ("numpy.dtype",)
 TRUSTED_MODULES = ("skrec._features.",)
 
-SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders", "recipe"])
+SavedState = namedtuple("SavedState", ["params", "model", "interactions", "history", "item_info", "encoders", "recipe", "rating_col"])
 SavedState.__doc__ = """What a skrec model file holds: everything a fitted estimator is made of."""
 
 
-def save(path, *, params, model, interactions, history, item_info, encoders, recipe):
+def save(path, *, params, model, interactions, history, item_info, encoders, recipe, rating_col="rating"):
     """Write a fitted estimator's parts to ``path`` (see :meth:`MultiTaskRecommender.save`).
 
     Raises
@@ -73,6 +73,7 @@ def save(path, *, params, model, interactions, history, item_info, encoders, rec
     config, weights = model_state(model)
     metadata["model"] = _plain(config, "model configuration")
     metadata["recipe"] = _plain(recipe.to_json(), "recipe")
+    metadata["rating_col"] = rating_col
     metadata["features"] = {space: _encoder_metadata(encoder) for space, encoder in encoders.items()}
     arrays.update({f"weights/{n}": value for n, value in enumerate(weights)})
     members = {"metadata.json": json.dumps(metadata).encode(), "arrays.npz": _npz_bytes(arrays)}
@@ -209,7 +210,7 @@ def load(path, trusted=()):
         item_arrays = {key[len("items/") :]: value for key, value in arrays.items() if key.startswith("items/")}
         item_info = decode_frame(metadata["items"], item_arrays, interactions.items.index)
     recipe = None if metadata.get("recipe") is None else Recipe.from_json(metadata["recipe"])
-    return SavedState(params, model, interactions, metadata["history"], item_info, encoders, recipe)
+    return SavedState(params, model, interactions, metadata["history"], item_info, encoders, recipe, metadata.get("rating_col", "rating"))
 
 
 def _encoder(meta, data, path, trusted):

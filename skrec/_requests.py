@@ -27,6 +27,8 @@ from skrec._fold_in import fold_in
 from skrec._keras import keras
 from skrec._new_ids import extended_codes
 from skrec._retrieval import top_k, user_vectors
+from skrec._warnings import warn
+from skrec.exceptions import ColdStartWarning
 
 __all__ = ["Request", "build_request", "answer"]
 
@@ -136,6 +138,12 @@ def _folded(model, items, new, history, ridge, new_users):
     new_rows = None if items.new is None else items.new.rows
     lam, count = ridge
     vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows, count)
+    if not vectors.any(axis=1).all():
+        warn(
+            "Users folded in from a history got a zero vector: the model has no SVD++ term (implicit_feedback=False) "
+            "and no rated history refined it through a dot rating head, so their lists are not personalised.",
+            ColdStartWarning,
+        )
     return folded_ids, vectors, (rows[usable], codes[usable])
 
 

@@ -5,7 +5,6 @@ Each function reads the fitted state it needs (the Keras model, the
 public methods validate their input and call these.
 """
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,16 +13,20 @@ from skrec import metrics
 from skrec._new_ids import new_ids, rate_pairs
 from skrec._retrieval import predict_scaled, similar_items
 from skrec._training import multitask_score
-from skrec._validation import check_history, check_side_frame
+from skrec._validation import check_exclusions, check_history, check_item_list, check_side_frame
 from skrec.exceptions import ColdStartWarning
+from skrec._warnings import warn
 
 __all__ = [
     "serving_ids",
     "predict_codes",
     "checked_history",
+    "checked_candidates",
+    "checked_exclusions",
     "ridge_weight",
     "ridge_count",
     "check_unknown_users",
+    "nothing_allowed",
     "recommendation_frame",
     "score_of",
     "similar_frame",
@@ -68,22 +71,18 @@ def predict_codes(model, interactions, u, i, new=None):
 
 
 def _cold_start(interactions, u, i):
-    n_users, n_items = int((u < 0).sum()), int((i < 0).sum())
-    warnings.warn(
-        f"{len(u)} pair(s) have a user or item not seen in fit ({n_users} with an unknown "
-        f"user, {n_items} with an unknown item); they get the mean training rating of the "
-        f"known side, or the global mean.",
-        ColdStartWarning,
-        stacklevel=5,
-    )
+    warn("Pairs with a user or item not seen in fit get the mean training rating of the known side, or the global mean.", ColdStartWarning)
     return interactions.means.predict(u, i)
 
 
-def checked_history(history, interactions, cols):
-    """The validated ``history`` (ids, items, scaled ratings); ValueError for users seen in ``fit``."""
+def checked_history(history, interactions, cols, rating_col="rating"):
+    """The validated ``history`` (ids, items, scaled ratings); ValueError for users seen in ``fit``.
+
+    Ratings are read from the column ``rating_col`` (the name of ``y`` in ``fit``) or ``"rating"``.
+    """
     if history is None:
         return None
-    users, items, ratings = check_history(history, *cols)
+    users, items, ratings = check_history(history, *cols, rating_col if interactions.has_ratings else None)
     interactions.users.check_kind(users, "`history`")
     interactions.items.check_kind(items, "`history`")
     known = pd.unique(users[interactions.users.transform(users) >= 0])
@@ -94,7 +93,39 @@ def checked_history(history, interactions, cols):
         )
     if not interactions.has_ratings:
         return users, items, np.full(len(users), np.nan)
+    _check_in_range(ratings, interactions.rating_range)
     return users, items, (ratings - interactions.rating_range[0]) / interactions.span
+
+
+def _check_in_range(ratings, rating_range):
+    """Refuse a history rating outside the fitted range: the fold-in would extrapolate from it."""
+    low, high = rating_range
+    outside = (ratings < low) | (ratings > high)
+    if outside.any():
+        value = float(ratings[np.flatnonzero(outside)[0]])
+        raise ValueError(
+            f"`history` rating {value!r} (row {int(np.flatnonzero(outside)[0])}) is outside rating_range_ "
+            f"({float(low)!r}, {float(high)!r}) of fit: give ratings on the scale of fit's y."
+        )
+
+
+def checked_candidates(candidates, interactions):
+    """``candidates`` as an Index of item ids of the model's kind, or None."""
+    if candidates is None:
+        return None
+    ids = check_item_list(candidates, name="candidates")
+    interactions.items.check_kind(ids, "`candidates`")
+    return ids
+
+
+def checked_exclusions(exclude_items, interactions, cols):
+    """``(user ids or None, item ids)`` of ``exclude_items``, each of the model's kind, or None."""
+    exclude = check_exclusions(exclude_items, *cols)
+    if exclude is not None:
+        if exclude[0] is not None:
+            interactions.users.check_kind(exclude[0], "`exclude_items`")
+        interactions.items.check_kind(exclude[1], "`exclude_items`")
+    return exclude
 
 
 def ridge_weight(model, ranking_weight):
@@ -116,6 +147,13 @@ def ridge_count(model, interactions):
     return float(interactions.means.count / max(ids, 1))
 
 
+def nothing_allowed(with_candidates):
+    """The warning of a ``recommend`` call whose filters leave no item to recommend."""
+    if with_candidates:
+        return "None of the `candidates` is an item the model knows (or a new item of `items`) and not in `exclude_items`: nothing is recommended."
+    return "`exclude_items` leaves out every item of the catalogue: nothing is recommended."
+
+
 def check_unknown_users(request, unknown_users):
     """Warn about, or refuse (``unknown_users="error"``), the users who get the popular items."""
     unknown = request.user_ids[request.n_scored :]
@@ -124,15 +162,12 @@ def check_unknown_users(request, unknown_users):
     if unknown_users == "error":
         shown = ", ".join(repr(x) for x in unknown[:5].tolist())
         raise ValueError(
-            f"{len(unknown)} user id(s) not seen in fit and without history: {shown}"
+            f"{len(unknown)} user id(s) not seen in fit and without a usable history (none given, or only of items "
+            f"the model does not know): {shown}"
             f"{', ...' if len(unknown) > 5 else ''}. Pass their interactions as `history`, or set "
             f"unknown_users='popular' to give them the most popular items."
         )
-    warnings.warn(
-        f"{len(unknown)} user(s) were not seen in fit and have no history: they get the most popular items.",
-        ColdStartWarning,
-        stacklevel=3,
-    )
+    warn("Users not seen in fit and without history get the most popular items.", ColdStartWarning)
 
 
 def recommendation_frame(interactions, item_info, cols, answer, new_items=None):

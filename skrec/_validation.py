@@ -6,13 +6,14 @@ them modifies what the caller passed in: they return new objects.
 
 import collections.abc
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
 from sklearn.exceptions import DataConversionWarning
+
+from skrec._warnings import warn
 
 __all__ = [
     "check_params",
@@ -22,9 +23,11 @@ __all__ = [
     "check_side_frame",
     "check_k",
     "check_history",
+    "rating_name",
     "check_item_list",
     "check_exclusions",
     "check_id_list",
+    "check_trusted",
     "warn_if_sliced",
     "input_features",
     "read_ids",
@@ -298,10 +301,9 @@ def check_ratings(y, n_samples, *, name="y"):
         y = y.iloc[:, 0]
     values = _as_float_ratings(y, name)
     if values.ndim == 2 and values.shape[1] == 1:
-        warnings.warn(
+        warn(
             f"A column-vector {name} was passed when a 1d array was expected; it was raveled.",
             DataConversionWarning,
-            stacklevel=3,
         )
         values = values[:, 0]
     if values.ndim != 1:
@@ -376,6 +378,9 @@ def check_side_frame(frame, col, *, name):
         raise TypeError(f"`{name}` must be a pandas DataFrame keyed by {col!r}; got {type(frame).__name__}.")
     if col not in frame.columns:
         raise ValueError(f"`{name}` has no column {col!r}; its columns are {list(frame.columns)}.")
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise ValueError(f"`{name}` has more than one column named {repeated[0]!r}; column names must be unique.")
     ids = _check_ids(frame[col].reset_index(drop=True), col, f"`{name}`")
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
@@ -387,39 +392,84 @@ def check_side_frame(frame, col, *, name):
     return out
 
 
-def check_side_frames(users, items, user_col, item_col, item_ids):
-    """Validate ``fit``'s side frames; return them indexed by id, ``{"user": ..., "item": ...}`` (None if absent)."""
+def check_side_frames(users, items, user_col, item_col, ids):
+    """Validate ``fit``'s side frames; return them indexed by id, ``{"user": ..., "item": ...}`` (None if absent).
+
+    ``ids`` is ``(user ids, item ids)`` of ``X``.
+    """
     frames = {"user": None, "item": None}
     if users is not None:
         frames["user"] = check_side_frame(users, user_col, name="users")
+        warn_if_sliced(frames["user"], ids[0], "users")
     if items is not None:
         frames["item"] = check_side_frame(items, item_col, name="items")
-        warn_if_sliced(frames["item"], item_ids)
+        _check_no_output_clash(frames["item"], user_col)
+        warn_if_sliced(frames["item"], ids[1], "items")
     return frames
 
 
-def check_history(history, user_col, item_col, *, name="history"):
-    """``(user ids, item ids, ratings)`` of a history frame; ratings are NaN without a ``"rating"`` column.
+def _check_no_output_clash(item_frame, user_col):
+    """Refuse an ``items`` column that ``recommend``'s output already has (the user column, ``rank``, ``score``)."""
+    clash = [column for column in item_frame.columns if column in (user_col, "rank", "score")]
+    if clash:
+        raise ValueError(
+            f"`items` has a column {clash[0]!r}, which `recommend` writes itself (its frame has {user_col!r}, "
+            f"'rank', the item column and 'score', then the columns of `items`): rename it, e.g. "
+            f"items.rename(columns={{{clash[0]!r}: 'item_{clash[0]}'}})."
+        )
+
+
+def check_history(history, user_col, item_col, rating_col=None, *, name="history"):
+    """``(user ids, item ids, ratings)`` of a history frame; ratings are NaN without a rating column.
+
+    ``rating_col`` is the name of ``y`` in ``fit`` (ratings are read from it, else from
+    ``"rating"``); None reads no ratings (a model fitted without them).
 
     Raises
     ------
     TypeError
         If ``history`` is not a DataFrame.
     ValueError
-        If it lacks the user or item column, or holds missing ids or infinite ratings.
+        If it lacks the user or item column, holds missing ids or infinite ratings, or has
+        other columns but no rating column (ratings that would be ignored).
     """
     if not isinstance(history, pd.DataFrame):
         raise TypeError(f"`{name}` must be a pandas DataFrame with columns {user_col!r} and {item_col!r}; got {type(history).__name__}.")
     users, items = check_interactions(history, user_col, item_col, name=f"`{name}`")
-    ratings = check_ratings(history["rating"] if "rating" in history.columns else None, len(users), name=f"`{name}`['rating']")
+    column = None if rating_col is None else _history_rating_column(history, (user_col, item_col), rating_col, name)
+    ratings = check_ratings(None if column is None else history[column], len(users), name=f"`{name}`[{column!r}]")
     return users.to_numpy(), items.to_numpy(), ratings
 
 
+def _history_rating_column(history, cols, rating_col, name):
+    """The rating column of ``history``: ``rating_col``, else ``"rating"``; None when it has no other column."""
+    for column in dict.fromkeys((rating_col, "rating")):
+        if column in history.columns:
+            return column
+    extra = [column for column in history.columns if column not in cols]
+    if extra:
+        raise ValueError(
+            f"`{name}` has the column(s) {extra[:5]} besides {cols[0]!r} and {cols[1]!r}, but no rating column "
+            f"{rating_col!r} (the name of y in fit): rename its ratings to {rating_col!r}, or keep only the "
+            f"two id columns to fold in without ratings."
+        )
+    return None
+
+
+def rating_name(y):
+    """The name ``history`` frames give ratings: that of ``y`` (a Series named by a str), else ``"rating"``."""
+    name = getattr(y, "name", None) if isinstance(y, pd.Series) else None
+    return name if isinstance(name, str) and name else "rating"
+
+
 def check_item_list(items, *, name):
-    """A list-like of item ids as an array (not a string, not a frame)."""
+    """A list-like of item ids (not a string, not a frame) as a pandas Index, each id of its own type."""
     if isinstance(items, (str, bytes, pd.DataFrame)) or not np.iterable(items):
         raise TypeError(f"`{name}` must be a list-like of item ids; got {type(items).__name__}.")
-    return np.asarray(list(items))
+    ids = pd.Index(list(items), dtype=object if not len(items) else None)
+    if ids.isna().any():
+        raise ValueError(f"`{name}` holds a missing id (NaN/None) at position {int(np.flatnonzero(ids.isna())[0])}; ids cannot be missing.")
+    return ids
 
 
 def check_exclusions(exclude_items, user_col, item_col):
@@ -432,12 +482,28 @@ def check_exclusions(exclude_items, user_col, item_col):
     return None, check_item_list(exclude_items, name="exclude_items")
 
 
-def check_k(k, n_items):
-    """Check the ``k`` of ``recommend``: an int in ``[1, n_items]``."""
+def check_trusted(trusted):
+    """``load``'s ``trusted`` as a tuple of type names: one str is one name, None is none."""
+    if trusted is None:
+        return ()
+    if isinstance(trusted, str):
+        return (trusted,)
+    if not np.iterable(trusted) or not all(isinstance(name, str) for name in trusted):
+        raise TypeError(f"`trusted` must be a type name (\"module.name\"), a list of them or None; got {trusted!r}.")
+    return tuple(trusted)
+
+
+def check_k(k, n_items, *, others=False):
+    """Check the ``k`` of ``recommend``: an int in ``[1, n_items]``.
+
+    With ``others`` (``similar_items``), ``n_items`` counts the catalogue without the query item.
+    """
     if not isinstance(k, numbers.Integral) or isinstance(k, bool):
         raise TypeError(f"`k` must be an int; got {k!r} of type {type(k).__name__}.")
     if k < 1:
         raise ValueError(f"`k` must be >= 1; got {k}.")
+    if k > n_items and others:
+        raise ValueError(f"`k`={k} is larger than the {n_items} other items: the model knows {n_items + 1} items, and an item is not similar to itself.")
     if k > n_items:
         raise ValueError(f"`k`={k} is larger than the catalogue: the model knows {n_items} items.")
     return int(k)
@@ -449,34 +515,41 @@ def check_id_list(ids, name):
     Raises
     ------
     TypeError
-        If ``ids`` is a DataFrame or an array of more than one dimension.
+        If ``ids`` is None, a DataFrame or an array of more than one dimension.
+    ValueError
+        If an id is missing (NaN, None, ``pd.NA``), which ``fit`` refuses too.
     """
+    if ids is None:
+        raise TypeError(f"`{name}` is None: give one id or an iterable of ids.")
     if isinstance(ids, (str, bytes)) or not isinstance(ids, collections.abc.Iterable):
-        return [ids]
-    if isinstance(ids, np.ndarray) and ids.ndim == 0:
-        return [ids.item()]
-    if isinstance(ids, pd.DataFrame) or (isinstance(ids, np.ndarray) and ids.ndim > 1):
+        ids = [ids]
+    elif isinstance(ids, np.ndarray) and ids.ndim == 0:
+        ids = [ids.item()]
+    elif isinstance(ids, pd.DataFrame) or (isinstance(ids, np.ndarray) and ids.ndim > 1):
         raise TypeError(
             f"`{name}` must be one id or an iterable of ids (list, array, Series, set, generator, ...); "
             f"got a {type(ids).__name__} of shape {np.shape(ids)}: pass one of its columns."
         )
-    return list(ids)
+    ids = list(ids)
+    missing = pd.isna(pd.Series(ids, dtype=object)).to_numpy()
+    if missing.any():
+        raise ValueError(f"`{name}` holds a missing id (NaN/None) at position {int(np.flatnonzero(missing)[0])}; ids cannot be missing.")
+    return ids
 
 
-def warn_if_sliced(frame, item_ids):
-    """Warn when an ``items`` frame looks cut per fold by a scikit-learn search.
+def warn_if_sliced(frame, ids, name):
+    """Warn when a ``users`` or ``items`` frame (``name``) looks cut per fold by a scikit-learn search.
 
     Searches and ``cross_validate`` slice every fit parameter as long as ``X``, as if it were a
-    per-row column: an ``items`` frame that happens to have ``len(X)`` rows then loses rows.
+    per-row column: a side frame that happens to have ``len(X)`` rows then loses rows.
     """
-    missing = pd.Index(pd.unique(item_ids)).difference(frame.index)
-    if len(frame) == len(item_ids) and len(missing):
-        warnings.warn(
-            f"`items` has as many rows as X ({len(frame)}) and lacks {len(missing)} of X's items: a "
+    missing = pd.Index(pd.unique(ids)).difference(frame.index)
+    if len(frame) == len(ids) and len(missing):
+        warn(
+            f"`{name}` has as many rows as X ({len(frame)}) and lacks {len(missing)} of X's {name}: a "
             f"scikit-learn search or cross_validate may have sliced it like a per-row column of X. "
-            f"Items it lacks have no side information; see the user guide on side frames in searches.",
+            f"The {name} it lacks have no side information; see the user guide on side frames in searches.",
             UserWarning,
-            stacklevel=4,
         )
 
 
@@ -497,10 +570,9 @@ def read_ids(X, user_col, item_col, fitted_names, estimator_name):
     """
     positions = (0, 1)
     if not isinstance(X, pd.DataFrame) and fitted_names is not None:
-        warnings.warn(
+        warn(
             f"X does not have valid feature names, but {estimator_name} was fitted with feature names",
             UserWarning,
-            stacklevel=4,
         )
         names = list(fitted_names)
         positions = (names.index(user_col), names.index(item_col))

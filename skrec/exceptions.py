@@ -6,8 +6,11 @@ __all__ = ["ColdStartWarning", "InvalidParameterError", "TrainingDivergedError"]
 class ColdStartWarning(UserWarning):
     """Some users or items were not seen in ``fit``; skrec's cold-start rule was applied.
 
-    The message gives the counts. Silence it with
-    ``warnings.simplefilter("ignore", skrec.exceptions.ColdStartWarning)``.
+    It is located at the line that called skrec, and its text does not change from call to
+    call, so Python's default filter shows it once per calling line (once in a search, not
+    once per fold). Silence it with
+    ``warnings.simplefilter("ignore", skrec.exceptions.ColdStartWarning)``; ``users_`` and
+    ``items_`` tell which ids are known.
     """
 
 

@@ -56,12 +56,12 @@ modified.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from skrec.exceptions import ColdStartWarning
+from skrec._warnings import warn
 
 __all__ = [
     "coverage_at_k",
@@ -839,11 +839,10 @@ class _RankingScorer:
             return relevant
         n_unknown = relevant.loc[~known, user_col].nunique()
         n_users = relevant[user_col].nunique()
-        warnings.warn(
+        warn(
             f"{n_unknown} of {n_users} users with relevant items were not seen in fit and are "
             f"left out of the {self.metric}@{self.k} score.",
             ColdStartWarning,
-            stacklevel=3,
         )
         if n_unknown == n_users:
             raise ValueError(

@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_numeric_dtype
 from sklearn.model_selection import BaseCrossValidator, StratifiedKFold
+from sklearn.utils.validation import check_consistent_length
 
 from skrec._validation import check_interactions
 from skrec.exceptions import ColdStartWarning
+from skrec._warnings import warn
 
 __all__ = ["GlobalTimeSplit", "LeaveLastNOut", "PerUserKFold"]
 
@@ -80,8 +82,9 @@ class PerUserKFold(BaseCrossValidator):
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, 2)
             The ratings' (user, item) pairs.
-        y : array-like, default=None
-            Ignored; present for API compatibility.
+        y : array-like of shape (n_samples,), default=None
+            Ignored, but checked to have one value per row of ``X``; present for API
+            compatibility.
         groups : array-like of shape (n_samples,), default=None
             User ids; if given they are used instead of the user column of ``X``.
 
@@ -91,16 +94,22 @@ class PerUserKFold(BaseCrossValidator):
             Positions (for ``X.iloc``) of the training rows.
         test : ndarray of shape (n_test,)
             Positions of the test rows.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` or ``groups`` does not have one value per row of ``X`` (as scikit-learn's
+            splitters, before the first fold), or ``X`` has no column ``user_col``.
         """
+        check_consistent_length(X, y, groups)
         users = self._users(X, groups)
         counts = users.value_counts()
         light = int((counts < self.n_splits).sum())
         if light:
-            warnings.warn(
+            warn(
                 f"{light} user(s) have fewer than n_splits={self.n_splits} ratings: some test "
                 f"folds hold their ratings while the training fold has none of them.",
                 ColdStartWarning,
-                stacklevel=2,
             )
         folds = StratifiedKFold(self.n_splits, shuffle=self.shuffle, random_state=self.random_state if self.shuffle else None)
         codes = pd.factorize(users)[0]
@@ -224,9 +233,11 @@ class _TimeSplitter(BaseCrossValidator):
             ids in column 0, item ids in column 1, and the timestamps in column ``time_col``
             (then an int >= 2). Timestamps are numbers (e.g. unix seconds) or datetimes.
         y : array-like of shape (n_samples,), default=None
-            Ignored; present for API compatibility.
+            Ignored, but checked to have one value per row of ``X``; present for API
+            compatibility.
         groups : array-like of shape (n_samples,), default=None
-            Ignored; present for API compatibility.
+            Ignored, but checked to have one value per row of ``X``; present for API
+            compatibility.
 
         Yields
         ------
@@ -238,8 +249,9 @@ class _TimeSplitter(BaseCrossValidator):
         Raises
         ------
         ValueError
-            If a parameter is invalid, a column is missing, the timestamps are missing or not
-            numbers or datetimes, or the data cannot be split as asked (the message says why).
+            If a parameter is invalid, a column is missing, ``y`` or ``groups`` does not have one
+            value per row of ``X``, the timestamps are missing or not numbers or datetimes, or
+            the data cannot be split as asked (the message says why).
 
         Warns
         -----
@@ -247,7 +259,7 @@ class _TimeSplitter(BaseCrossValidator):
             If a test part holds users or items absent from its training part; the message
             gives their counts per fold (see :meth:`cold_start_counts`).
         """
-        users, items, times = self._read(X)
+        users, items, times = self._read(X, y, groups)
         folds = self._folds(users, times)
         self._warn_cold_start(self._counts(users, items, folds))
         yield from folds
@@ -259,8 +271,8 @@ class _TimeSplitter(BaseCrossValidator):
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, n_columns)
             As in :meth:`split`.
-        y, groups : object, default=None
-            Ignored; present for API compatibility.
+        y, groups : array-like of shape (n_samples,), default=None
+            Ignored, but checked to have one value per row of ``X``, as in :meth:`split`.
 
         Returns
         -------
@@ -270,13 +282,14 @@ class _TimeSplitter(BaseCrossValidator):
             ``n_cold_user_rows`` (their test rows), and ``n_test_items``, ``n_cold_items``,
             ``n_cold_item_rows``, the same for items.
         """
-        users, items, times = self._read(X)
+        users, items, times = self._read(X, y, groups)
         return self._counts(users, items, self._folds(users, times))
 
-    def _read(self, X):
+    def _read(self, X, y=None, groups=None):
         self._check_params()
         _check_columns(self)
         users, items = check_interactions(X, self.user_col, self.item_col)
+        check_consistent_length(X, y, groups)  # y and groups are ignored, but must align with X
         times = _check_times(_time_column(X, self.time_col, type(self).__name__), self.time_col)
         return pd.factorize(users)[0], pd.factorize(items)[0], times
 
@@ -288,13 +301,12 @@ class _TimeSplitter(BaseCrossValidator):
     def _warn_cold_start(self, counts):
         if not counts[["n_cold_users", "n_cold_items"]].to_numpy().any():
             return
-        warnings.warn(
+        warn(
             f"{type(self).__name__}: test folds hold users or items absent from their training part "
             f"(cold start). Per fold, new users: {counts['n_cold_users'].tolist()} (test rows: "
             f"{counts['n_cold_user_rows'].tolist()}); new items: {counts['n_cold_items'].tolist()} (test rows: "
             f"{counts['n_cold_item_rows'].tolist()}). cold_start_counts(X) gives the table.",
             ColdStartWarning,
-            stacklevel=3,
         )
 
 

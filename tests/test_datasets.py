@@ -488,6 +488,148 @@ def test_csv_with_another_header_is_reported(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# Corrupt files: a ValueError naming the file, the line and what was expected
+# --------------------------------------------------------------------------------------------
+
+_RATING_FIELDS_100K = "4 tab-separated fields user_id, movie_id, rating, timestamp"
+_ITEM_FIELDS = (
+    "24 '|'-separated fields movie_id, title, release_date, video_release_date, imdb_url and 19 0/1 genre flags"
+)
+_BAD_DATE = "expected release_date to be a date such as 01-Jan-1995, or empty; got "
+
+
+def _item(date, last_flag="1"):
+    """A u.item line for movie 5 with the release date ``date`` and the last genre flag ``last_flag``."""
+    return f"5|Heat (1995)|{date}||x|{'0|' * 18}{last_flag}\n"
+
+
+def _fetch(variant, name, home):
+    """Load what reads ``name``: the fold u1 for its files, else the whole release."""
+    if name.startswith("u1."):
+        return fetch_movielens_fold("u1", data_home=home)
+    return fetch_movielens(variant, data_home=home)
+
+
+def _tiny_100k(tiny_movielens_files, name, lines):
+    """The tiny ml-100k files with ``lines`` (str) put at the start of ``name``, its other lines kept."""
+    return tiny_movielens_files | {name: (lines + tiny_movielens_files[name].decode("latin-1")).encode("latin-1")}
+
+
+def _tiny_1m_or_csv(variant, name, lines):
+    """The tiny files of ``variant`` with ``lines`` appended to ``name``."""
+    files = _tiny_1m_files() if variant == "1m" else _tiny_csv_files()
+    return files | {name: files[name] + lines.encode("latin-1")}
+
+
+@pytest.mark.parametrize(
+    "name, lines, line, expected",
+    [
+        ("u.data", "1\t1\t5\t874965758\n1\t2\t3\n", 2, f"expected {_RATING_FIELDS_100K}; got 3"),
+        ("u.data", "1\t1\t5\t874965758\t9\n", 1, f"expected {_RATING_FIELDS_100K}; got 5"),
+        ("u.data", "\n1\t1\tfive\t874965758\n", 2, "expected rating to be a 64-bit integer; got 'five'"),
+        ("u.data", "1\t1\t4.5\t874965758\n", 1, "expected rating to be a 64-bit integer; got '4.5'"),
+        ("u.data", "1\t1\t4\t99999999999999999999\n", 1, "expected timestamp to be a 64-bit integer; got '9999"),
+        ("u1.base", "1\t1\t\t874965758\n", 1, "expected rating to be a 64-bit integer; got ''"),
+        ("u.user", "4|forty|M|writer|12345\n", 1, "expected age to be a 64-bit integer; got 'forty'"),
+        ("u.item", _item("32-Jan-1995"), 1, f"{_BAD_DATE}'32-Jan-1995'"),
+        ("u.item", _item("01-Foo-1995"), 1, f"{_BAD_DATE}'01-Foo-1995'"),
+        ("u.item", _item("1995-01-01"), 1, f"{_BAD_DATE}'1995-01-01'"),
+        ("u.item", "5|Heat (1995)|01-Jan-1995||x|0|1\n", 1, f"expected {_ITEM_FIELDS}; got 7"),
+        ("u.item", _item("01-Jan-1995", last_flag="yes"), 1, "expected Western to be a 0/1 flag; got 'yes'"),
+    ],
+)  # fmt: skip
+def test_a_corrupt_100k_file_names_its_line_and_what_was_expected(
+    tmp_path, tiny_movielens_files, name, lines, line, expected
+):
+    files = _tiny_100k(tiny_movielens_files, name, lines)
+    home = _extracted(tmp_path, "100k", files)
+    with pytest.raises(ValueError) as excinfo:
+        _fetch("100k", name, home)
+    assert str(excinfo.value).startswith(f"{home / 'ml-100k' / name} line {line}: {expected}")
+
+
+@pytest.mark.parametrize(
+    "variant, name, lines, line, expected",
+    [
+        ("1m", "ratings.dat", "4::1::five::978300760\n", 6, "expected rating to be a 64-bit integer; got 'five'"),
+        ("1m", "ratings.dat", "4::1::5\n", 6,
+         "expected 4 '::'-separated fields user_id, movie_id, rating, timestamp; got 3"),
+        ("1m", "users.dat", "4::F::1::10::48067::extra\n", 4,
+         "expected 5 '::'-separated fields user_id, gender, age, occupation, zip_code; got 6"),
+        ("1m", "movies.dat", "x::Heat (1995)::Action\n", 5, "expected movie_id to be a 64-bit integer; got 'x'"),
+        ("latest-small", "ratings.csv", "3,1,,964982703\n", 7, "expected rating to be a number; got ''"),
+        ("latest-small", "ratings.csv", "3,1,4.0\n", 7,
+         "expected 4 comma-separated fields userId, movieId, rating, timestamp; got 3"),
+        ("20m", "ratings.csv", "3000000000,1,4.0,964982703\n", 7,
+         "expected userId to be a 32-bit integer; got '3000000000'"),
+        ("25m", "movies.csv", '"2",Jumanji (1995),Adventure,extra\n', 7,
+         "expected 3 comma-separated fields movieId, title, genres; got 4"),
+    ],
+)  # fmt: skip
+def test_a_corrupt_1m_or_csv_file_names_its_line_and_what_was_expected(tmp_path, variant, name, lines, line, expected):
+    home = _extracted(tmp_path, variant, _tiny_1m_or_csv(variant, name, lines))
+    path = home / _movielens._VARIANTS[variant].folder / name
+    with pytest.raises(ValueError) as excinfo:
+        fetch_movielens(variant, data_home=home)
+    assert str(excinfo.value).startswith(f"{path} line {line}: {expected}")
+
+
+@pytest.mark.parametrize("name", ["movies.csv", "ratings.csv"])
+def test_a_latin1_byte_in_a_utf8_file_names_the_line_and_the_encoding(tmp_path, name):
+    files = _tiny_csv_files()
+    lines = files[name].split(b"\n")
+    lines[3] = lines[3] + "é".encode("latin-1")  # a lone 0xe9 byte: not UTF-8
+    home = _extracted(tmp_path, "latest-small", files | {name: b"\n".join(lines)})
+    with pytest.raises(ValueError) as excinfo:
+        fetch_movielens("latest-small", data_home=home)
+    path = home / "ml-latest-small" / name
+    assert str(excinfo.value).startswith(f"{path} line 4: byte 0xe9 at column ")
+    assert "is not valid UTF-8; expected a UTF-8 encoded file" in str(excinfo.value)
+    assert isinstance(excinfo.value.__cause__, UnicodeDecodeError)
+
+
+@pytest.mark.parametrize(
+    "variant, name, content, expected",
+    [
+        ("100k", "u.data", b"", f"holds no ratings; expected lines of {_RATING_FIELDS_100K}"),
+        ("100k", "u.data", b"\n\n", f"holds no ratings; expected lines of {_RATING_FIELDS_100K}"),
+        ("100k", "u1.test", b"", f"holds no ratings; expected lines of {_RATING_FIELDS_100K}"),
+        ("1m", "ratings.dat", b"", "holds no ratings; expected lines of 4 '::'-separated fields user_id, movie_id,"),
+        ("latest-small", "ratings.csv", b"userId,movieId,rating,timestamp\r\n",
+         "holds no ratings; expected lines of 4 comma-separated fields userId, movieId, rating, timestamp after its "
+         "header."),
+        ("latest-small", "ratings.csv", b"", "holds no ratings; expected lines of 4 comma-separated fields"),
+        ("latest-small", "movies.csv", b"movieId,title,genres\n", "holds no movies; expected lines of 3 comma-"),
+    ],
+)  # fmt: skip
+def test_a_file_without_rows_raises_valueerror_naming_it(
+    tmp_path, tiny_movielens_files, variant, name, content, expected
+):
+    files = {"100k": tiny_movielens_files, "1m": _tiny_1m_files()}.get(variant) or _tiny_csv_files()
+    home = _extracted(tmp_path, variant, files | {name: content})
+    with pytest.raises(ValueError) as excinfo:
+        _fetch(variant, name, home)
+    assert str(excinfo.value).startswith(f"{home / _movielens._VARIANTS[variant].folder / name} {expected}")
+
+
+def test_a_bad_u_genre_line_names_its_line(tmp_path, tiny_movielens_files):
+    files = tiny_movielens_files | {"u.genre": b"unknown|0\nAction\n"}
+    home = _extracted(tmp_path, "100k", files)
+    with pytest.raises(ValueError) as excinfo:
+        fetch_movielens(data_home=home)
+    expected = "line 2: expected a genre name and its index separated by '|', such as 'Action|1'; got 'Action'."
+    assert str(excinfo.value) == f"{home / 'ml-100k' / 'u.genre'} {expected}"
+
+
+def test_a_missing_file_still_raises_filenotfounderror(tmp_path, tiny_movielens_files):
+    files = dict(tiny_movielens_files)
+    del files["u.item"]
+    home = _extracted(tmp_path, "100k", files)
+    with pytest.raises(FileNotFoundError, match=re.escape(str(home / "ml-100k" / "u.item"))):
+        fetch_movielens(data_home=home)
+
+
+# --------------------------------------------------------------------------------------------
 # Public surface
 # --------------------------------------------------------------------------------------------
 

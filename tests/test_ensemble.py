@@ -1,19 +1,21 @@
 """SeedEnsemble: members fitted with drawn seeds, mean predictions, the exact top-k of the mean score."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.utils import check_random_state
 
 import skrec._ensemble
 from skrec import MultiTaskRecommender, SeedEnsemble, metrics
 from skrec.datasets import make_interactions
 from skrec.exceptions import ColdStartWarning, InvalidParameterError
+from skrec.model_selection import PerUserKFold
 
 MEMBER = MultiTaskRecommender(epochs=3, embedding_dim=8, batch_size=128, learning_rate=0.01)
 
@@ -177,3 +179,37 @@ def test_boolean_user_ids_are_labels_not_a_mask(ratings):
     ensemble = SeedEnsemble(MEMBER, n_estimators=2, random_state=0).fit(X, ratings["rating"])
     got = ensemble.recommend([True, False], k=3, exclude_seen=False)
     assert got["user_id"].tolist() == [False] * 3 + [True] * 3  # in users_ order, as MultiTaskRecommender gives them
+
+
+# Every metric name make_ranking_scorer accepts (its error message lists them).
+SCORER_METRICS = ["coverage", "hit_rate", "map", "ndcg", "precision", "recall"]
+
+
+@pytest.mark.parametrize("metric", SCORER_METRICS)
+def test_every_ranking_scorer_rates_a_fitted_ensemble(ratings, ensemble, metric):
+    held = ratings.tail(300)
+    score = metrics.make_ranking_scorer(metric, k=5)(ensemble, held[["user_id", "movie_id"]], held["rating"])
+    assert np.isfinite(score) and 0 <= score <= 1
+
+
+def test_the_ensemble_exposes_its_members_id_columns():
+    assert (SeedEnsemble().user_col, SeedEnsemble().item_col) == ("user_id", "movie_id")
+    named = SeedEnsemble(MultiTaskRecommender(user_col="user", item_col="item"))
+    assert (named.user_col, named.item_col) == ("user", "item")
+    assert "user_col" not in named.get_params()  # read from the estimator, not a parameter of its own
+
+
+def test_every_ranking_scorer_rates_an_ensemble_in_cross_validate(ratings):
+    with pytest.raises(ValueError, match=re.escape("among {" + ", ".join(map(repr, SCORER_METRICS)) + "}")):
+        metrics.make_ranking_scorer("nope")  # SCORER_METRICS is every name it accepts
+    # Id columns other than the defaults: the scorers must read the ensemble's.
+    X = ratings.rename(columns={"user_id": "user", "movie_id": "item"})
+    member = clone(MEMBER).set_params(user_col="user", item_col="item")
+    scoring = {metric: metrics.make_ranking_scorer(metric, k=5) for metric in SCORER_METRICS}
+    results = cross_validate(
+        SeedEnsemble(member, n_estimators=2, random_state=0),
+        X[["user", "item"]], X["rating"], cv=PerUserKFold(2, user_col="user", random_state=0),
+        scoring=scoring, error_score="raise",
+    )  # fmt: skip
+    for metric in SCORER_METRICS:
+        assert np.isfinite(results[f"test_{metric}"]).all() and (results[f"test_{metric}"] >= 0).all(), metric

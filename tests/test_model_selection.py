@@ -5,8 +5,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_validate
 
+import skrec.model_selection
 from skrec import MultiTaskRecommender
 from skrec.exceptions import ColdStartWarning
 from skrec.model_selection import GlobalTimeSplit, LeaveLastNOut, PerUserKFold
@@ -58,12 +59,12 @@ def test_usable_as_cv_in_a_search():
         cv=PerUserKFold(2, random_state=0),
         error_score="raise",
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ColdStartWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)  # items may be unseen in a training fold
         search.fit(X, X["rating"])
-    # Items may be unseen in a training fold, users never are.
-    assert all("(0 with an unknown user" in str(w.message) for w in caught if w.category is ColdStartWarning)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    for train, test in PerUserKFold(2, random_state=0).split(X):  # users never are
+        assert set(X["user_id"].iloc[test]) <= set(X["user_id"].iloc[train])
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +213,35 @@ def test_global_time_split_drives_a_grid_search_over_the_loss_weights():
     assert search.n_splits_ == 2
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_params_["retrieval_weight"] in (0.1, 1.0)
+
+
+SPLITTERS = {
+    "PerUserKFold": PerUserKFold(2, random_state=0),
+    "GlobalTimeSplit": GlobalTimeSplit(2),
+    "LeaveLastNOut": LeaveLastNOut(1),
+}
+
+
+@pytest.mark.parametrize("argument", ["groups", "y"])
+@pytest.mark.parametrize("n_given", [-1, +1], ids=["short", "long"])
+@pytest.mark.parametrize("name", skrec.model_selection.__all__)  # every splitter; a new one needs an entry
+def test_split_refuses_groups_or_y_of_another_length_than_x(name, n_given, argument):
+    X = temporal_ratings()
+    wrong = np.arange(len(X) + n_given)
+    inconsistent = rf"inconsistent numbers of samples: \[{len(X)}, {len(X) + n_given}\]"
+    with pytest.raises(ValueError, match=inconsistent):
+        next(SPLITTERS[name].split(X, **{argument: wrong}))
+
+
+@pytest.mark.parametrize("name", skrec.model_selection.__all__)  # every splitter; a new one needs an entry
+def test_cross_validate_refuses_groups_of_another_length_than_x(name):
+    # cross_validate checks X against y itself, but passes groups to the splitter unchecked.
+    X = temporal_ratings()
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples"):
+        cross_validate(
+            MultiTaskRecommender(epochs=1, embedding_dim=4, batch_size=64, random_state=0),
+            X, X["rating"], groups=X["user_id"].iloc[:-5], cv=SPLITTERS[name], error_score="raise",
+        )  # fmt: skip
 
 
 def test_public_names_exist_and_are_documented():

@@ -94,6 +94,7 @@ _LAYERS = [
     "skrec._validation",
     "skrec._encoding",
     "skrec._keras",
+    "skrec._warnings",
 ]
 
 

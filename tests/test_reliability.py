@@ -89,7 +89,7 @@ def every_storable_dtype(item_ids):
         "runtime": pd.to_timedelta(cycle([90, None, 121]), unit="min"),
         "votes": pd.array(cycle([1, None, 3]), dtype="Int64"),
         "small": pd.array(cycle([1, None]), dtype="UInt8"),
-        "score": pd.array(cycle([1.5, None]), dtype="Float64"),
+        "rating_score": pd.array(cycle([1.5, None]), dtype="Float64"),
         "seen": pd.array(cycle([True, None, False]), dtype="boolean"),
         "genre": pd.array(cycle(["Comedy", None]), dtype="string"),
         "plain": np.array(cycle(["a", None, "b"]), dtype=object),

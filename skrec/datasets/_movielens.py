@@ -199,14 +199,20 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
     ------
     ValueError
         If ``variant`` is not one of the names above, or ``n_retries`` or ``delay`` is not a
-        number >= 0.
+        number >= 0. Also if a data file is corrupt: the message names the file (full path),
+        its first bad line and what was expected there, as in ``.../ml-100k/u.data line 17:
+        expected 4 tab-separated fields user_id, movie_id, rating, timestamp; got 3``; or a
+        byte that is not UTF-8 in a 20M, 25M or latest file (chained from the
+        ``UnicodeDecodeError``); or a file holds no rows (no ratings, users or movies).
     TypeError
         If ``download_if_missing`` is not a bool, or ``data_home`` not a path or None.
     OSError
         If the data is missing and ``download_if_missing`` is False, or the download fails,
         is truncated or has the wrong checksum (the message says which URL to download by hand
-        and where to extract it), or a CSV file's header or a 1M occupation code is not the
-        release's (the message names the file).
+        and where to extract it), or a CSV file's header or an occupation of the users is not
+        the release's (the message names the file).
+    FileNotFoundError
+        If the folder exists but one of the release's files is missing from it.
 
     See Also
     --------
@@ -300,11 +306,13 @@ def fetch_movielens_fold(fold, *, variant="100k", data_home=None, download_if_mi
     ------
     ValueError
         If ``fold`` is not one of the names above, ``variant`` is not ``"100k"``, or as in
-        :func:`fetch_movielens`.
+        :func:`fetch_movielens`: a fold file that is corrupt or holds no ratings is named
+        with its first bad line and what was expected.
     TypeError
         As in :func:`fetch_movielens`.
     OSError
-        As in :func:`fetch_movielens`, or if the fold's files are missing from the folder.
+        As in :func:`fetch_movielens`, or (``FileNotFoundError``) if the fold's files are
+        missing from the folder.
 
     See Also
     --------
