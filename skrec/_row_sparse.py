@@ -92,15 +92,18 @@ class RowSparsePlan:
         """Add, for each id space, its distinct ids (``rows:<space>``) and positions (``index:<key>``).
 
         The distinct ids are sorted (sorted gathers and scatters are faster on the device) and
-        padded to the total number of ids of the space with the out-of-range id ``n_rows``, whose
-        scatter is dropped.
+        padded with the out-of-range id ``n_rows``, whose scatter is dropped, to a length that
+        is the same for every batch: the number of ids of the space in the batch, or the rows
+        of its tables if fewer (a batch of 1,024 ratings lists up to 33,792 raters, but
+        MovieLens 100k has 943 users: the step then updates 943 rows, not 33,792).
         """
         out = dict(inputs)
         for space, keys in self.keys.items():
             keys = [k for k in keys if k in inputs]
             ids = np.concatenate([np.asarray(inputs[k]).ravel() for k in keys])
             rows, inverse = _sorted_unique(ids)
-            out[f"rows:{space}"] = np.concatenate([rows, np.full(len(ids) - len(rows), self.sizes[space])]).astype("int32")
+            length = min(len(ids), self.sizes[space])
+            out[f"rows:{space}"] = np.concatenate([rows, np.full(length - len(rows), self.sizes[space])]).astype("int32")
             for key, part in zip(keys, np.split(inverse.astype("int32"), np.cumsum([np.size(inputs[k]) for k in keys])[:-1])):
                 out[f"index:{key}"] = part.reshape(np.shape(inputs[key]))
         return out
