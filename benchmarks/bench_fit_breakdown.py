@@ -9,6 +9,10 @@ Part of the fit-speed work (issue 31): the table that says where the next change
   by wrapping the function of :mod:`skrec._fitting` / :mod:`skrec._training` that runs it.
 * **The step's parts**: seconds per epoch (the mean of the epochs after the first, so without
   compilation) of the defaults and of the defaults with one part changed at a time.
+* **The step's operations**: the XLA operations of the compiled training step that take the
+  most time, from a JAX profiler trace of a two-epoch default fit (``jax.profiler.trace``; the
+  names are those of the optimized HLO module ``jit_train_step``, which
+  ``XLA_FLAGS=--xla_dump_to=DIR --xla_dump_hlo_as_text`` writes out with their shapes).
 
     SKREC_DATA=/path/to/data python benchmarks/bench_fit_breakdown.py [--epochs 24] [--ablate-epochs 3]
 
@@ -130,6 +134,29 @@ def variant_table(X, y, epochs):
     return table
 
 
+def top_operations(X, y, n=12):
+    """Milliseconds per step of the training step's costliest XLA operations, from a profiler trace."""
+    import gzip
+    import json
+    import pathlib
+    import tempfile
+
+    import jax
+
+    from skrec import MultiTaskRecommender
+
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder, create_perfetto_trace=True):
+            MultiTaskRecommender(random_state=0, epochs=2).fit(X, y)
+        path = next(pathlib.Path(folder).rglob("*.trace.json.gz"))
+        events = json.loads(gzip.open(path).read())["traceEvents"]
+    ops = pd.DataFrame([(e["args"]["hlo_op"], e["dur"]) for e in events if e.get("args", {}).get("hlo_module") == "jit_train_step"], columns=["operation", "us"])
+    steps = ops["operation"].value_counts().max()
+    table = ops.groupby("operation")["us"].sum().sort_values(ascending=False).to_frame("ms / step") / 1000 / steps
+    table["share of the step's operations"] = table["ms / step"] / table["ms / step"].sum()
+    return table.head(n)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--epochs", type=int, default=24, help="epochs of the timed default fit (its default: 24)")
@@ -147,6 +174,8 @@ def main(argv=None):
     report(phase_table(timed_fit(X, y, {"epochs": args.epochs})), "fit_breakdown", f"One default fit, {args.epochs} epochs, {where}", lambda v: f"{v:.2f}")
     print()
     report(variant_table(X, y, args.ablate_epochs), "fit_breakdown_step", f"Seconds per epoch after the first, {where}", lambda v: f"{v:.2f}")
+    print()
+    report(top_operations(X, y), "fit_breakdown_ops", f"The training step's costliest XLA operations, {where}", lambda v: f"{v:.2f}")
 
 
 if __name__ == "__main__":
