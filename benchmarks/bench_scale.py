@@ -94,7 +94,7 @@ def epoch_times(train):
             times.append(time.perf_counter() - self.start)
 
     callbacks = training._callbacks
-    training._callbacks = lambda data, options: callbacks(data, options) + [Timer()]
+    training._callbacks = lambda *args: [*callbacks(*args), Timer()]
     try:
         est, _ = timed_fit(train, epochs=3)
     finally:

@@ -14,19 +14,7 @@ import pytest
 from skrec import MultiTaskRecommender
 from skrec.exceptions import ColdStartWarning
 
-from test_estimator import FAST, make_ratings
-
-FASTER = {**FAST, "epochs": 2}
-
-
-@pytest.fixture(scope="module")
-def ratings():
-    return make_ratings(n_users=20, per_user=8)
-
-
-@pytest.fixture(scope="module")
-def fitted(ratings):
-    return MultiTaskRecommender(**FASTER).fit(ratings, ratings["rating"])
+from test_reliability import FASTER, fitted, ratings  # noqa: F401 (fixtures)
 
 
 # ------------------------------------------------------------------------------ sample_weight
