@@ -29,6 +29,7 @@ from skrec._warnings import warn
 
 __all__ = ["MultiTaskRecommender", "load"]
 
+
 class MultiTaskRecommender(RegressorMixin, BaseEstimator):
     """Two-tower recommender that learns retrieval and rating prediction in one Keras model.
 

@@ -5,7 +5,6 @@ Each function reads the fitted state it needs (the Keras model, the
 public methods validate their input and call these.
 """
 
-
 import numpy as np
 import pandas as pd
 
@@ -14,8 +13,8 @@ from skrec._new_ids import new_ids, rate_pairs
 from skrec._retrieval import predict_scaled, similar_items
 from skrec._training import multitask_score
 from skrec._validation import check_exclusions, check_history, check_item_list, check_side_frame
-from skrec.exceptions import ColdStartWarning
 from skrec._warnings import warn
+from skrec.exceptions import ColdStartWarning
 
 __all__ = [
     "serving_ids",

@@ -60,8 +60,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skrec.exceptions import ColdStartWarning
 from skrec._warnings import warn
+from skrec.exceptions import ColdStartWarning
 
 __all__ = [
     "coverage_at_k",

@@ -25,8 +25,8 @@ from sklearn.model_selection import BaseCrossValidator, StratifiedKFold
 from sklearn.utils.validation import check_consistent_length
 
 from skrec._validation import check_interactions
-from skrec.exceptions import ColdStartWarning
 from skrec._warnings import warn
+from skrec.exceptions import ColdStartWarning
 
 __all__ = ["GlobalTimeSplit", "LeaveLastNOut", "PerUserKFold"]
 
