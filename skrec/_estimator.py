@@ -331,13 +331,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         # estimator as it was.
         encoders = {space: None if side is None else side.encoder for space, side in features.items()}
         item_info = _fitting.item_info(frames["item"], data, fitted)
-        self._set_fitted_state(model, data.interactions, _fitting.merged_history(history, fitted), item_info, encoders, recipe)
-        self._record_features(X, y)
+        self._set_fitted_state(model, data.interactions, _fitting.merged_history(history, fitted), item_info, encoders, recipe, rating_name(y))
+        self._record_features(X)
         return self
 
-    def _record_features(self, X, y):
-        """``n_features_in_``, for a frame with str column names ``feature_names_in_``, and ``rating_col_``."""
-        self.rating_col_ = rating_name(y)
+    def _record_features(self, X):
+        """``n_features_in_`` and, for a frame with str column names, ``feature_names_in_``."""
         self.n_features_in_, names = input_features(X)
         if names is not None:
             self.feature_names_in_ = names
@@ -354,13 +353,14 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             return None
         return _fitting.Fitted(self.model_, self._interactions_, self._encoders_, self.recipe_, self.history_, self.item_info_)
 
-    def _set_fitted_state(self, model, interactions, history, item_info, encoders, recipe):
+    def _set_fitted_state(self, model, interactions, history, item_info, encoders, recipe, rating_col):
         """The fitted attributes, set together (by ``fit`` and :func:`load`); ``encoders`` per space, or None."""
         self.model_ = model
         self.history_ = history
         self.users_ = interactions.users.index
         self.items_ = interactions.items.index
         self.rating_range_ = interactions.rating_range
+        self.rating_col_ = rating_col
         self.recipe_ = recipe
         self.retrieval_negatives_ = recipe.retrieval_negatives
         self.l2_ = recipe.l2
@@ -701,8 +701,7 @@ def load(path, *, trusted=()):
     state = _persistence.load(path, trusted=check_trusted(trusted))
     estimator = MultiTaskRecommender(**state.params)
     recipe = state.recipe or recipe_of_model(state.params, state.model)
-    estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info, state.encoders, recipe)
+    estimator._set_fitted_state(state.model, state.interactions, state.history, state.item_info, state.encoders, recipe, state.rating_col)
     estimator.n_features_in_ = 2
-    estimator.rating_col_ = state.rating_col
     return estimator
 

@@ -171,6 +171,7 @@ def item_info(item_frame, data, fitted=None):
     earlier = None if fitted is None else fitted.item_info
     if item_frame is None:
         item_frame = earlier
-    elif earlier is not None and not earlier.index.isin(item_frame.index).all():
-        item_frame = pd.concat([item_frame, earlier[~earlier.index.isin(item_frame.index)]])
+    elif earlier is not None:
+        kept = earlier[~earlier.index.isin(item_frame.index)]
+        item_frame = pd.concat([item_frame, kept]) if len(kept) else item_frame
     return None if item_frame is None else item_frame.reindex(data.interactions.items.index)

@@ -99,11 +99,11 @@ def checked_history(history, interactions, cols, rating_col="rating"):
 def _check_in_range(ratings, rating_range):
     """Refuse a history rating outside the fitted range: the fold-in would extrapolate from it."""
     low, high = rating_range
-    outside = (ratings < low) | (ratings > high)
-    if outside.any():
-        value = float(ratings[np.flatnonzero(outside)[0]])
+    outside = np.flatnonzero((ratings < low) | (ratings > high))
+    if len(outside):
+        row = int(outside[0])
         raise ValueError(
-            f"`history` rating {value!r} (row {int(np.flatnonzero(outside)[0])}) is outside rating_range_ "
+            f"`history` rating {float(ratings[row])!r} (row {row}) is outside rating_range_ "
             f"({float(low)!r}, {float(high)!r}) of fit: give ratings on the scale of fit's y."
         )
 

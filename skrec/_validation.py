@@ -467,8 +467,7 @@ def check_item_list(items, *, name):
     if isinstance(items, (str, bytes, pd.DataFrame)) or not np.iterable(items):
         raise TypeError(f"`{name}` must be a list-like of item ids; got {type(items).__name__}.")
     ids = pd.Index(list(items), dtype=object if not len(items) else None)
-    if ids.isna().any():
-        raise ValueError(f"`{name}` holds a missing id (NaN/None) at position {int(np.flatnonzero(ids.isna())[0])}; ids cannot be missing.")
+    _check_none_missing(ids, name)
     return ids
 
 
@@ -531,10 +530,15 @@ def check_id_list(ids, name):
             f"got a {type(ids).__name__} of shape {np.shape(ids)}: pass one of its columns."
         )
     ids = list(ids)
-    missing = pd.isna(pd.Series(ids, dtype=object)).to_numpy()
+    _check_none_missing(pd.Series(ids, dtype=object), name)
+    return ids
+
+
+def _check_none_missing(ids, name):
+    """Raise ValueError at the first missing id (NaN, None, ``pd.NA``) of a request's ``ids``."""
+    missing = np.asarray(pd.isna(ids))
     if missing.any():
         raise ValueError(f"`{name}` holds a missing id (NaN/None) at position {int(np.flatnonzero(missing)[0])}; ids cannot be missing.")
-    return ids
 
 
 def warn_if_sliced(frame, ids, name):
