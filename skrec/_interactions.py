@@ -239,7 +239,7 @@ class TrainingSet:
         counts = np.bincount(self.items[self.train], minlength=self.n_items)
         return counts / max(len(self.train), 1)
 
-    def batches(self, batch_size, seed, *, history=False, max_history=None, max_raters=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None, shares=False):
+    def batches(self, batch_size, seed, *, history=False, max_history=None, max_raters=None, n_negatives=None, prepare=None, multiple=1, id_dropout=None, shares=False, slot_rows=False):
         """Shuffled training batches of the ``train`` rows (see :class:`RatingBatches`).
 
         ``n_negatives`` uniform negatives per batch are added when not None, with the
@@ -266,6 +266,7 @@ class TrainingSet:
             multiple=multiple,
             id_dropout=id_dropout,
             shares=self.penalty_shares() if shares else None,
+            slot_rows=slot_rows,
         )
 
     @functools.cached_property
@@ -459,6 +460,31 @@ def history_lists(history, users, max_history=None, rng=None):
     return items.astype("int32"), rows.astype("int32"), np.repeat(weight, kept).astype("float32")
 
 
+def run_lengths(users, group_size):
+    """Lengths of the runs :func:`grouped_order` splits the rows of ``users`` into (in no order).
+
+    A user's ``n`` rows make ``r = ceil(n / group_size)`` runs: ``n % r`` of ``n // r + 1``
+    rows and the others of ``n // r``.
+    """
+    n = np.bincount(users)
+    n = n[n > 0]
+    runs = -(-n // group_size)
+    longer = n % runs
+    return np.concatenate([np.repeat(n // runs + 1, longer), np.repeat(n // runs, runs - longer)])
+
+
+def slot_bound(users, group_size, batch_size):
+    """The most distinct users a batch of :class:`RatingBatches` can hold, at most ``batch_size``.
+
+    A batch is ``batch_size`` consecutive rows of :func:`grouped_order`'s runs (the last one
+    topped up with the epoch's first rows): whole runs whose lengths sum to at most
+    ``batch_size`` and at most four cut ones, so the bound is the count of the shortest runs
+    that fit in a batch, plus four.
+    """
+    whole = np.searchsorted(np.cumsum(np.sort(run_lengths(users, group_size))), batch_size, side="right")
+    return int(min(batch_size, whole + 4))
+
+
 def grouped_order(users, group_size, rng):
     """A random order of rows in which each user's rows come in runs of at most ``group_size``.
 
@@ -490,7 +516,10 @@ class RatingBatches(keras.utils.PyDataset):
     also hold the SVD++ history of the batch's distinct users (:func:`history_lists`; each
     row's ``user_slot`` is its user's position among them), padded with zero weights to a
     fixed number of entries so that every batch has one shape; if the batch's histories would
-    not fit, every user's cap is lowered until they do. With a ``raters`` matrix (items x users)
+    not fit, every user's cap is lowered until they do. With ``slot_rows`` as well, they hold
+    ``"slot_row"``: one row of each slot, padded with row 0 to :func:`slot_bound` slots, so
+    that a term shared by a user's rows (the catalogue softmax's normaliser) is computed once
+    per slot. With a ``raters`` matrix (items x users)
     the inputs also hold the rater lists of the batch's distinct items (``"rater_user"``,
     ``"rater_row"``, ``"rater_weight"``; each row's ``"item_slot"``), at most ``max_raters``
     per item, as :func:`history_lists` samples histories, padded to ``max_raters /
@@ -533,6 +562,7 @@ class RatingBatches(keras.utils.PyDataset):
         multiple=1,
         id_dropout=None,
         shares=None,
+        slot_rows=False,
     ):
         super().__init__()
         self._id_dropout, self._shares = id_dropout, shares
@@ -546,6 +576,7 @@ class RatingBatches(keras.utils.PyDataset):
         self._longest_history = 1 if history is None else max(1, int(np.diff(history.indptr).max(initial=1)))
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
+        self._n_slots = slot_bound(users, group_size, batch_size) if slot_rows and history is not None else None
 
     def __len__(self):
         return -(-len(self._order) // self._batch_size)
@@ -593,12 +624,16 @@ class RatingBatches(keras.utils.PyDataset):
         return n_rows * max(1, -(-2 * cap // self._group_size))
 
     def _history_inputs(self, users, rng):
-        slot_users, slots = np.unique(users, return_inverse=True)
+        slot_users, first, slots = np.unique(users, return_index=True, return_inverse=True)
         budget = self.history_budget(len(users))
         indptr = self._history.indptr
         cap = _fitting_cap(indptr[slot_users + 1] - indptr[slot_users], self._max_history, budget)
         lists = history_lists(self._history, slot_users, cap, rng)
-        return {"user_slot": slots.astype("int32"), **_padded_lists(lists, budget, "history_item", "history")}
+        out = {"user_slot": slots.astype("int32"), **_padded_lists(lists, budget, "history_item", "history")}
+        if self._n_slots is not None:
+            n_slots = min(self._n_slots, len(users))  # a small data set's one padded batch
+            out["slot_row"] = np.concatenate([first, np.zeros(n_slots - len(first), np.int64)]).astype("int32")
+        return out
 
     def rater_budget(self, n_rows):
         """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row, at least one."""

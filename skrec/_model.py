@@ -123,7 +123,10 @@ class MultiTaskModel(keras.Model):
     ``"candidate_probability": float [n]``, ``"own_probability": float [batch]`` and
     ``"positive": int [batch]`` (see :meth:`_sampled_logits`). ``call`` returns ``{"rating": [batch],
     "user_vector": [batch, dim], "item_vector": [batch, dim]}`` and, when training,
-    ``"retrieval_logits"`` and ``"positive"`` (the column of each row's own item).
+    ``"retrieval_logits"`` and ``"positive"`` (the column of each row's own item), or, for
+    the catalogue softmax of batches with ``"slot_row"``, each row's
+    ``"retrieval_normaliser"`` and ``"retrieval_own"`` logit (see
+    :meth:`_catalogue_terms_per_slot`).
     """
 
     def __init__(
@@ -473,6 +476,8 @@ class MultiTaskModel(keras.Model):
         n = ops.shape(user_vector)[0]
         if self.retrieval_negatives == "in_batch":
             return {"retrieval_logits": ops.matmul(user_vector, ops.transpose(item_vector)), "positive": ops.arange(n)}
+        if self.retrieval_negatives == "catalogue" and "slot_row" in inputs:
+            return self._catalogue_terms_per_slot(inputs, user_vector)
         if self.retrieval_negatives == "catalogue":
             logits = self.retrieval_scores(user_vector)
             if self.feature_names["item"]:
@@ -480,6 +485,24 @@ class MultiTaskModel(keras.Model):
             return {"retrieval_logits": logits, "positive": ops.cast(inputs["item"], "int32")}
         logits = self._sampled_logits(inputs, user_vector, item_vector, retrieval_bias, rows)
         return {"retrieval_logits": logits, "positive": inputs["positive"]}
+
+    def _catalogue_terms_per_slot(self, inputs, user_vector):
+        """The catalogue softmax's two terms of each row: its normaliser and its own item's logit.
+
+        The rows of one user in a batch share one user vector, hence one normaliser (the
+        ``logsumexp`` of its logits over the catalogue): it is computed once per slot, from
+        the slot's row ``slot_row``, and taken for each row by its ``user_slot``. The loss
+        is the same as scoring every row against the catalogue, at the cost of the slots.
+        """
+        candidates = self.candidate_embeddings()
+        logits = ops.matmul(self.query_embeddings(ops.take(user_vector, inputs["slot_row"], axis=0)), ops.transpose(candidates))
+        items = ops.cast(inputs["item"], "int32")
+        own = ops.sum(self.query_embeddings(user_vector) * ops.take(candidates, items, axis=0), axis=1)
+        if self.feature_names["item"]:
+            logits = ops.where(ops.expand_dims(self.item_negative > 0, 0), logits, _REMOVED)
+            own = ops.where(ops.take(self.item_negative, items, axis=0) > 0, own, _REMOVED)
+        normaliser = ops.take(ops.logsumexp(logits, axis=1), inputs["user_slot"], axis=0)
+        return {"retrieval_normaliser": normaliser, "retrieval_own": own}
 
     def _sampled_logits(self, inputs, user_vector, item_vector, retrieval_bias, rows):
         """Logits of each row against its own item (column 0) and the sampled candidates.
@@ -572,7 +595,7 @@ class MultiTaskModel(keras.Model):
         rating = y_pred["rating"]
         weight = ops.ones_like(rating) if sample_weight is None else ops.cast(sample_weight, rating.dtype)
         rated = weight * (ops.cast(x["rated"], rating.dtype) if "rated" in x else 1.0)
-        retrieval_loss = self._retrieval_loss(y_pred["retrieval_logits"], y_pred["positive"], weight)
+        retrieval_loss = self._retrieval_loss(y_pred, weight)
         rating_loss = _weighted_mean(ops.square(rating - ops.cast(y, rating.dtype)), rated)
         self.retrieval_loss_tracker.update_state(retrieval_loss)
         self.rating_loss_tracker.update_state(rating_loss)
@@ -582,10 +605,17 @@ class MultiTaskModel(keras.Model):
             loss = loss + self.l2 * _weighted_mean(penalty, weight)
         return loss
 
-    def _retrieval_loss(self, logits, positive, weight):
-        """Softmax cross-entropy of each row's own item: summed (``in_batch``) or averaged, weighted."""
-        own = ops.take_along_axis(logits, ops.expand_dims(ops.cast(positive, "int32"), -1), axis=1)[:, 0]
-        per_row = ops.logsumexp(logits, axis=-1) - own
+    def _retrieval_loss(self, y_pred, weight):
+        """Softmax cross-entropy of each row's own item: summed (``in_batch``) or averaged, weighted.
+
+        From ``y_pred``'s ``"retrieval_logits"`` and ``"positive"`` (the column of each row's
+        own item), or its per-row ``"retrieval_normaliser"`` and ``"retrieval_own"`` logit.
+        """
+        if "retrieval_normaliser" in y_pred:
+            per_row = y_pred["retrieval_normaliser"] - y_pred["retrieval_own"]
+        else:
+            logits, positive = y_pred["retrieval_logits"], ops.cast(y_pred["positive"], "int32")
+            per_row = ops.logsumexp(logits, axis=-1) - ops.take_along_axis(logits, ops.expand_dims(positive, -1), axis=1)[:, 0]
         if self.retrieval_negatives == "in_batch":
             return ops.sum(per_row * weight)
         return _weighted_mean(per_row, weight)

@@ -75,6 +75,7 @@ def train(model, data, options, seed):
     per_execution = 1 if options.verbose == 1 else min(n_batches, STEPS_PER_EXECUTION)
     model.compile(optimizer=optimizer, steps_per_execution=per_execution)
     plan = plan_row_sparse(model, optimizer)
+    dropout = _id_dropout(model, options.id_dropout)
     batches = data.batches(
         options.batch_size,
         seed,
@@ -84,8 +85,9 @@ def train(model, data, options, seed):
         n_negatives=options.n_negatives if model.retrieval_negatives == "sampled" else None,
         prepare=plan.prepare if plan else None,
         multiple=options.devices,
-        id_dropout=_id_dropout(model, options.id_dropout),
+        id_dropout=dropout,
         shares=model.l2_form == "per_id",
+        slot_rows=model.retrieval_negatives == "catalogue" and dropout is None,
     )
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:

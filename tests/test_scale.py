@@ -4,7 +4,8 @@
 * the sampled softmax with log-Q correction against a hand computation;
 * the row-sparse training step against Keras's dense step (exact for SGD and Adagrad, and for
   Adam when every row is in every batch);
-* the batches: one shape, every rating once per epoch, users' rows in short runs.
+* the batches: one shape, every rating once per epoch, users' rows in short runs;
+* the catalogue softmax computed once per user of a batch against once per row.
 """
 
 import numpy as np
@@ -13,7 +14,7 @@ import scipy.sparse as sp
 
 import skrec._training as training
 from skrec import MultiTaskRecommender
-from skrec._interactions import RatingBatches, grouped_order, history_lists
+from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
 from skrec._keras import keras
 from skrec._model import MultiTaskModel
 
@@ -116,7 +117,7 @@ def test_sampled_logits_are_log_q_corrected_with_own_items_once():
     assert logits[0, 0] < -1e8  # row 0's item is a candidate: its own column is removed
     np.testing.assert_allclose(logits[1, 0], score[1, 5] - np.log(0.05), rtol=1e-4)
     # the loss is the cross-entropy of each row's positive column
-    loss = to_numpy(model._retrieval_loss(out["retrieval_logits"], out["positive"], np.ones(2, "float32")))
+    loss = to_numpy(model._retrieval_loss(out, np.ones(2, "float32")))
     finite = np.where(logits < -1e8, -np.inf, logits)
     per_row = np.log(np.exp(finite).sum(1)) - finite[[0, 1], [2, 0]]
     np.testing.assert_allclose(loss, per_row.mean(), rtol=1e-4)
@@ -230,3 +231,45 @@ def test_rater_lists_fit_half_the_cap_per_row_and_lower_every_cap_when_they_woul
     for item in range(16):  # a sample without repeats of the item's own raters
         listed = x["rater_user"][kept][x["rater_row"][kept] == item]
         assert len(set(listed)) == expected_cap and set(listed) <= set(range(n_raters))
+
+
+# ------------------------------------------------------------------------------ softmax per user
+@pytest.mark.parametrize("seed", range(4))
+def test_no_batch_holds_more_users_than_the_slot_bound(seed):
+    rng = np.random.default_rng(seed)
+    # many users with one or two rows (the bound's worst case) beside long histories
+    counts = np.concatenate([rng.integers(1, 3, 40), rng.integers(5, 60, 20)])
+    users = np.repeat(rng.permutation(len(counts)), counts)
+    assert sorted(run_lengths(users, 8)) == sorted(len(r) for r in _runs(users, 8))
+    bound = slot_bound(users, 8, 50)
+    assert bound < 50
+    seen = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, np.arange(len(users)) % 7)))
+    batches = RatingBatches(users, np.zeros_like(users), np.zeros(len(users), "float32"), 50, seed, history=seen, group_size=8, slot_rows=True)
+    for _ in range(5):
+        for j in range(len(batches)):
+            x, _, _ = batches[j]
+            assert len(np.unique(x["user"])) <= bound and x["slot_row"].shape == (bound,)
+            # each slot's row is a row of that slot's user
+            assert (x["user_slot"][x["slot_row"][: x["user_slot"].max() + 1]] == np.arange(x["user_slot"].max() + 1)).all()
+        batches.on_epoch_end()
+
+
+def _runs(users, group_size):
+    """The runs of ``grouped_order``, from its order: each user's rows cut where the user changes."""
+    order = users[grouped_order(users, group_size, np.random.default_rng(0))]
+    return [r for r in np.split(order, np.flatnonzero(np.diff(order)) + 1) for r in np.array_split(r, -(-len(r) // group_size))]
+
+
+def test_catalogue_softmax_per_user_is_the_softmax_per_row():
+    ratings = make_ratings()
+    users = ratings["user_id"].factorize()[0]
+    items = ratings["movie_id"].factorize()[0]
+    seen = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items)))
+    model = MultiTaskModel(users.max() + 1, items.max() + 1, embedding_dim=8, rating_head="dot", implicit_feedback=True, retrieval_negatives="catalogue", seed=0)
+    model.build()
+    batches = RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, history=seen, group_size=8, slot_rows=True)
+    x, y, w = batches[0]
+    assert x["slot_row"].shape[0] < 64  # fewer softmax rows than ratings
+    per_slot = model.compute_loss(x, y, model(x, training=True), w)
+    per_row = {k: v for k, v in x.items() if k != "slot_row"}
+    np.testing.assert_allclose(to_numpy(per_slot), to_numpy(model.compute_loss(per_row, y, model(per_row, training=True), w)), rtol=1e-6)
