@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from skrec._encoding import IdEncoder, id_kind
 from skrec._keras import keras
 
-__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists", "rater_weights"]
+__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists", "padded_lists", "rater_weights"]
 
 # With the SVD++ term, batches keep up to GROUP_SIZE ratings of one user together, so that the
 # user's history is read once for all of them: a step then reads at most
@@ -485,6 +485,28 @@ def slot_bound(users, group_size, batch_size):
     return int(min(batch_size, whole + 4))
 
 
+def list_entries_bound(users, list_lengths, group_size, batch_size):
+    """The most list entries a batch of :class:`RatingBatches` can hold, each user giving one list.
+
+    ``list_lengths[u]`` is the length of user ``u``'s (capped) list. A user in a batch holds a
+    whole run of its rows (at least its shortest run, :func:`run_lengths`) unless all its rows
+    there are in one of the batch's at most four cut runs. So the bound is four of the longest
+    lists plus the most list entries that users' shortest runs can pack into ``batch_size`` rows
+    (the fractional knapsack, an upper bound of the whole one).
+    """
+    n = np.bincount(users)
+    present = np.flatnonzero(n)
+    value, cost = list_lengths[present].astype(np.float64), n[present] // -(-n[present] // group_size)
+    order = np.argsort(-value / cost, kind="stable")
+    value, cost = value[order], cost[order]
+    filled = np.cumsum(cost)
+    k = int(np.searchsorted(filled, batch_size, side="right"))
+    packed = value[:k].sum()
+    if k < len(value):
+        packed += (batch_size - (filled[k - 1] if k else 0)) * value[k] / cost[k]
+    return int(np.ceil(packed)) + 4 * int(value.max(initial=0))
+
+
 def grouped_order(users, group_size, rng):
     """A random order of rows in which each user's rows come in runs of at most ``group_size``.
 
@@ -574,6 +596,10 @@ class RatingBatches(keras.utils.PyDataset):
         self._order = grouped_order(self._data[0], group_size, self._rng)
         self._history, self._max_history = history, max_history
         self._longest_history = 1 if history is None else max(1, int(np.diff(history.indptr).max(initial=1)))
+        self._history_bound = None
+        if history is not None:
+            lengths = np.diff(history.indptr) if max_history is None else np.minimum(np.diff(history.indptr), max_history)
+            self._history_bound = list_entries_bound(self._data[0], lengths, group_size, batch_size)
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
         self._n_slots = slot_bound(users, group_size, batch_size) if slot_rows and history is not None else None
@@ -619,9 +645,9 @@ class RatingBatches(keras.utils.PyDataset):
         return users, items, ratings, weights
 
     def history_budget(self, n_rows):
-        """History entries per batch: ``2 * max_history / group_size`` per row, at least one."""
+        """History entries per batch: ``2 * max_history / group_size`` per row (at least one), or fewer when no batch can hold that many (:func:`list_entries_bound`)."""
         cap = self._max_history or self._longest_history
-        return n_rows * max(1, -(-2 * cap // self._group_size))
+        return max(1, min(n_rows * max(1, -(-2 * cap // self._group_size)), self._history_bound))
 
     def _history_inputs(self, users, rng):
         slot_users, first, slots = np.unique(users, return_index=True, return_inverse=True)
@@ -629,7 +655,7 @@ class RatingBatches(keras.utils.PyDataset):
         indptr = self._history.indptr
         cap = _fitting_cap(indptr[slot_users + 1] - indptr[slot_users], self._max_history, budget)
         lists = history_lists(self._history, slot_users, cap, rng)
-        out = {"user_slot": slots.astype("int32"), **_padded_lists(lists, budget, "history_item", "history")}
+        out = {"user_slot": slots.astype("int32"), **padded_lists(lists, budget, "history_item", "history")}
         if self._n_slots is not None:
             n_slots = min(self._n_slots, len(users))  # a small data set's one padded batch
             out["slot_row"] = np.concatenate([first, np.zeros(n_slots - len(first), np.int64)]).astype("int32")
@@ -646,7 +672,7 @@ class RatingBatches(keras.utils.PyDataset):
         indptr = self._raters.indptr
         cap = _fitting_cap(indptr[slot_items + 1] - indptr[slot_items], self._max_raters, budget)
         lists = history_lists(self._raters, slot_items, cap, rng)
-        return {"item_slot": slots.astype("int32"), **_padded_lists(lists, budget, "rater_user", "rater")}
+        return {"item_slot": slots.astype("int32"), **padded_lists(lists, budget, "rater_user", "rater")}
 
     def _negative_inputs(self, items, rng):
         """The sampled candidates of a batch, padded; see the class doc."""
@@ -691,13 +717,16 @@ class RatingBatches(keras.utils.PyDataset):
         self._order = grouped_order(self._data[0], self._group_size, self._rng)
 
 
-def _padded_lists(lists, budget, key, prefix):
-    """``(ids, rows, weights)`` of :func:`history_lists` as inputs ``key``, ``<prefix>_row``, ``<prefix>_weight``, padded with zero weights to ``budget``."""
+def padded_lists(lists, budget, key, prefix):
+    """``(ids, rows, weights)`` of :func:`history_lists` as inputs ``key``, ``<prefix>_row``, ``<prefix>_weight``, padded to ``budget``.
+
+    Padding entries have weight zero and the last list's row, so the rows stay in ascending order.
+    """
     ids, rows, weights = lists
     pad = budget - len(ids)
     return {
         key: np.concatenate([ids, np.zeros(pad, "int32")]),
-        f"{prefix}_row": np.concatenate([rows, np.zeros(pad, "int32")]),
+        f"{prefix}_row": np.concatenate([rows, np.full(pad, rows[-1] if len(rows) else 0, "int32")]),
         f"{prefix}_weight": np.concatenate([weights, np.zeros(pad, "float32")]),
     }
 

@@ -9,7 +9,7 @@ compiles its kernels for a few shapes, not for every request size.
 import numpy as np
 import scipy.sparse as sp
 
-from skrec._interactions import history_lists
+from skrec._interactions import history_lists, padded_lists
 from skrec._keras import keras, keras_rs
 
 ops = keras.ops
@@ -161,16 +161,12 @@ def similar_items(model, codes, k):
 def user_inputs(model, codes, history):
     """Model inputs for the user vectors of ``codes``: the ids and, if needed, their whole history.
 
-    The history lists are padded to a bucket size with zero-weight entries.
+    The history lists are padded to a bucket size with zero-weight entries (see :func:`padded_lists`).
     """
     inputs = {"user": codes}
     if model.implicit_feedback:
-        items, rows, weights = history_lists(history, codes)
-        size = len(pad_to_bucket(np.arange(max(len(items), 1))))
-        pad = size - len(items)
-        inputs["history_item"] = np.concatenate([items, np.zeros(pad, "int32")])
-        inputs["history_row"] = np.concatenate([rows, np.zeros(pad, "int32")])
-        inputs["history_weight"] = np.concatenate([weights, np.zeros(pad, "float32")])
+        lists = history_lists(history, codes)
+        inputs.update(padded_lists(lists, len(pad_to_bucket(np.arange(max(len(lists[0]), 1)))), "history_item", "history"))
     return inputs
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from skrec import metrics
 from skrec._interactions import rater_weights
 from skrec._item_item import ease_weights
-from skrec._keras import keras
+from skrec._keras import keras, use_compilation_cache
 from skrec._retrieval import predict_scaled, top_k_users
 from skrec._row_sparse import plan_row_sparse
 from skrec.exceptions import TrainingDivergedError
@@ -66,6 +66,7 @@ def train(model, data, options, seed):
     history : dict of str to list of float
         Keras's per-epoch logs.
     """
+    use_compilation_cache()
     # Solved first: it reads the seen pairs only, and a penalty too small for the solve fails
     # before any training time is spent.
     item_item = ease_weights(data.interactions.seen, model.item_item_l2) if model.item_item_weight else None

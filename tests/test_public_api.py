@@ -86,6 +86,7 @@ _LAYERS = [
     "skrec._row_sparse",
     "skrec._retrieval",
     "skrec._model",
+    "skrec._initializers",
     "skrec._recipe",
     "skrec._interactions",
     "skrec._item_item",
