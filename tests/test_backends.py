@@ -61,3 +61,44 @@ def test_import_prints_nothing_and_defaults_to_jax():
     assert result.returncode == 0, result.stderr
     assert result.stdout == "jax\n"
     assert result.stderr == ""
+
+
+@pytest.fixture
+def jax_cache_config():
+    """JAX's cache settings, restored after the test."""
+    jax = pytest.importorskip("jax")
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs", "jax_enable_compilation_cache")
+    before = {name: getattr(jax.config, name) for name in names}
+    yield jax
+    for name, value in before.items():
+        jax.config.update(name, value)
+
+
+def test_compilation_cache_is_skrecs_folder_unless_the_caller_chose_one(jax_cache_config, tmp_path, monkeypatch):
+    from skrec._keras import keras, use_compilation_cache
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("JAX's cache")
+    jax = jax_cache_config
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    jax.config.update("jax_compilation_cache_dir", None)
+    use_compilation_cache()
+    folder = tmp_path / "skrec" / "jax"
+    assert jax.config.jax_compilation_cache_dir == str(folder)
+    assert folder.stat().st_mode & 0o022 == 0  # nobody else may write what JAX will run
+    # the caller's own folder, or the cache switched off, is left alone
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+    use_compilation_cache()
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
+    jax.config.update("jax_compilation_cache_dir", None)
+    jax.config.update("jax_enable_compilation_cache", False)
+    use_compilation_cache()
+    assert jax.config.jax_compilation_cache_dir is None
+    # a folder others may write to is not used
+    jax.config.update("jax_enable_compilation_cache", True)
+    shared = tmp_path / "shared" / "skrec" / "jax"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "shared"))
+    use_compilation_cache()
+    assert jax.config.jax_compilation_cache_dir is None
