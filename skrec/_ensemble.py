@@ -186,7 +186,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         return [int(seed) for seed in rng.randint(np.iinfo(np.int32).max, size=self.n_estimators)]
 
-    def predict(self, X, *, users=None, items=None):
+    def predict(self, X, *, history=None, users=None, items=None):
         """The mean of the members' predicted ratings of each (user, item) pair.
 
         The arguments go to every member's :meth:`MultiTaskRecommender.predict`.
@@ -195,6 +195,8 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, 2)
             The (user, item) pairs.
+        history : pandas.DataFrame or None, default=None
+            Interactions of users unseen in ``fit``, folded in by each member.
         users : pandas.DataFrame or None, default=None
             Side frame of users unseen in ``fit``, rated from their features.
         items : pandas.DataFrame or None, default=None
@@ -211,7 +213,7 @@ class SeedEnsemble(RegressorMixin, BaseEstimator):
             As :meth:`MultiTaskRecommender.predict` raises them.
         """
         check_is_fitted(self)
-        return self._mean(lambda member: member.predict(X, users=users, items=items))
+        return self._mean(lambda member: member.predict(X, history=history, users=users, items=items))
 
     def _predict_codes(self, u, i, new=None):
         """The members' mean rating of encoded pairs (see ``MultiTaskRecommender._predict_codes``)."""

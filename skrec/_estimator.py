@@ -1,17 +1,18 @@
 """MultiTaskRecommender: the scikit-learn estimator around the joint retrieval + ranking Keras model."""
 
+import numbers
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 from skrec import _fitting, _persistence, _serving
 from skrec._model import model_from_state, model_state
 from skrec._new_ids import extended_codes
 from skrec._recipe import recipe_of_model
-from skrec._requests import answer, build_request
+from skrec._requests import build_request
 from skrec._validation import (
     check_id_list,
     check_interactions,
@@ -451,13 +452,16 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         return tags
 
-    def predict(self, X, *, users=None, items=None):
+    def predict(self, X, *, history=None, users=None, items=None):
         """Predict the rating of each (user, item) pair, on the scale of the ``y`` of ``fit``.
 
         Parameters
         ----------
         X : pandas.DataFrame or array-like of shape (n_samples, 2)
             The pairs, as in :meth:`fit`.
+        history : pandas.DataFrame or None, default=None
+            Interactions of users unknown to ``fit``, as :meth:`recommend` takes them: their
+            pairs are rated with the vector and rating bias folded in from it.
         users, items : pandas.DataFrame or None, default=None
             Side frames (as in :meth:`fit`) describing ids unknown to ``fit``: they are rated
             from their features.
@@ -466,14 +470,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         -------
         ratings : ndarray of shape (n_samples,)
             Predicted ratings, clipped to ``rating_range_``; a pair with an id unknown to the
-            model and the frames gets the mean rating of its known side (see Notes).
+            model, the frames and ``history`` gets the mean rating of its known side.
 
         Raises
         ------
         ValueError
             If the model was fitted without any rating (implicit feedback): it has no rating
             scale to predict on; if a frame is given for a side the model has no features of,
-            or lacks a column its features were fitted on.
+            or lacks a column its features were fitted on; if ``history`` holds users seen in
+            ``fit`` or ratings outside ``rating_range_``.
         TypeError
             If the ids of ``X`` or of a frame are of another kind (strings, numbers) than the
             model's.
@@ -502,7 +507,9 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         u, i = self._interactions_.encode(user_ids, item_ids)
         u = extended_codes(u, user_ids, new["user"], len(self.users_))
         i = extended_codes(i, item_ids, new["item"], len(self.items_))
-        return self._predict_codes(u, i, new)
+        history = _serving.checked_history(history, self._interactions_, (self.user_col, self.item_col), self.rating_col_)
+        folded = _serving.folded_rows(self.model_, self._interactions_, user_ids, history, self.ranking_weight, new["user"], new["item"])
+        return self._predict_codes(u, i, new, folded)
 
     def _check_id_kinds(self, user_ids, item_ids, where):
         """``TypeError`` when ``where``'s user or item ids are of another kind than the model's."""
@@ -514,11 +521,11 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         cols = (self.user_col, self.item_col)
         return _serving.serving_ids(self.model_, self._interactions_, self._encoders_, cols, users, items)
 
-    def _predict_codes(self, u, i, new=None):
+    def _predict_codes(self, u, i, new=None, folded=None):
         """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``."""
-        return _serving.predict_codes(self.model_, self._interactions_, u, i, new)
+        return _serving.predict_codes(self.model_, self._interactions_, u, i, new, folded)
 
-    def recommend(self, user_ids, k=10, *, exclude_seen=True, history=None, candidates=None, exclude_items=None, users=None, items=None):
+    def recommend(self, user_ids, k=10, *, exclude_seen=True, history=None, candidates=None, exclude_items=None, users=None, items=None, diversity=0.0):
         """Return the top-``k`` items of each user, best first.
 
         Parameters
@@ -542,6 +549,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         users, items : pandas.DataFrame or None, default=None
             Side frames (as in :meth:`fit`) describing users and items unknown to ``fit``:
             they are scored from their features (new items join the catalogue for this call).
+        diversity : float in [0, 1], default=0.0
+            0 gives the ``k`` items of highest score. Above 0, each user's ``10 * k`` items of
+            highest score are re-ranked by maximal marginal relevance (Carbonell & Goldstein,
+            1998): the next item maximises ``(1 - diversity) * relevance - diversity *
+            redundancy``, its score scaled to [0, 1] over the pool and its highest cosine
+            with the items already listed (retrieval vectors, as :meth:`similar_items`).
 
         Returns
         -------
@@ -552,7 +565,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             is the ranking score: the retrieval logit, plus ``rating_blend`` times the
             predicted rating on ``[0, 1]`` (without the user's bias), plus with ``item_item_``
             ``item_item_weight`` times EASE's score of the history; for unknown users, the
-            item's number of users in ``fit``.
+            item's number of users in ``fit``. With ``diversity``, ranks follow the re-ranking
+            and ``score`` stays each item's own.
 
         Raises
         ------
@@ -570,6 +584,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             When some users get the most popular items, with their count.
         """
         check_is_fitted(self)
+        check_scalar(diversity, "diversity", numbers.Real, min_val=0.0, max_val=1.0)
         new = self._serving_ids(users, items)
         k = check_k(k, len(self.items_) + (0 if new["item"] is None else len(new["item"].index)))
         requested = pd.Index(pd.unique(pd.Series(check_id_list(user_ids, "user_ids"))))
@@ -594,9 +609,122 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         if request.candidates is not None and not len(request.candidates):
             warn(_serving.nothing_allowed(candidates is not None), UserWarning)
         blend = float(self.rating_blend) if self._interactions_.has_ratings else 0.0  # no rating head trained without ratings
-        rows, ranks, codes, scores = answer(self.model_, self._interactions_, request, k, blend)
+        rows, ranks, codes, scores = _serving.ranked_answer(self.model_, self._interactions_, request, k, blend, float(diversity))
         top = (request.user_ids[rows], ranks, codes, scores)
         return _serving.recommendation_frame(self._interactions_, self.item_info_, cols, top, new["item"])
+
+    def recommend_users(self, item_ids, k=10, *, exclude_seen=True, candidates=None, items=None):
+        """Return the audience of each item: the ``k`` users it would rank highest for, best first.
+
+        A user's score for an item is the one :meth:`recommend` ranks that user's items by, so
+        the users of an item's audience are those for whom it scores high on that scale (the
+        user's rating bias, which no ranking of items uses, is left out). Users are scored in
+        chunks: no users x items matrix is built.
+
+        Parameters
+        ----------
+        item_ids : scalar or iterable
+            One item id or any iterable of them, seen in ``fit`` or described by ``items``;
+            repeated ids are answered once.
+        k : int, default=10
+            Users per item, ``1 <= k <=`` the number of users that may be returned.
+        exclude_seen : bool, default=True
+            Leave out the users who interacted with the item in ``fit``.
+        candidates : list-like or None, default=None
+            User ids seen in ``fit`` that may be returned; None allows every user of ``fit``.
+        items : pandas.DataFrame or None, default=None
+            Side frame (as in :meth:`fit`) describing items unknown to ``fit``, scored from
+            their features.
+
+        Returns
+        -------
+        audiences : pandas.DataFrame
+            One row per (item, user), item by item in the order first given, best first, with
+            the columns ``item_col``, ``"rank"`` (1 = best), ``user_col`` and ``"score"`` (as in
+            :meth:`recommend`). An item with fewer than ``k`` users left gets fewer rows.
+
+        Raises
+        ------
+        ValueError
+            If ``item_ids`` is empty or holds an id neither seen in ``fit`` nor in ``items``,
+            if ``candidates`` holds a user not seen in ``fit``, or if ``k`` is out of range.
+        TypeError
+            If ``k`` is not an int, or ids are of another kind than the model's.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skrec import MultiTaskRecommender
+        >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [10, 20, 10, 30, 20, 30]})
+        >>> rec = MultiTaskRecommender(epochs=2, batch_size=4, random_state=0).fit(X, [5, 3, 4, 2, 5, 1])
+        >>> rec.recommend_users([10, 20], k=1).columns.tolist()
+        ['movie_id', 'rank', 'user_id', 'score']
+        """
+        check_is_fitted(self)
+        new = self._serving_ids(None, items)
+        blend = float(self.rating_blend) if self._interactions_.has_ratings else 0.0
+        cols = (self.user_col, self.item_col)
+        return _serving.audience_frame(self.model_, self._interactions_, cols, item_ids, k, exclude_seen=exclude_seen, candidates=candidates, new_items=new["item"], rating_blend=blend)
+
+    def explain(self, X, k=5, *, history=None):
+        """Split the score of each (user, item) pair into the parts of the model that make it.
+
+        The score is the one :meth:`recommend` reports for the pair. It is linear in the user
+        vector, which is the user's own row, its side features and the SVD++ term of its
+        history, and the item-item term is a sum over the history too, so the split is exact:
+        each history item's part is its SVD++ row's dot product with the item's side of the
+        score plus its item-item weight, and for every pair the parts add up to the score.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, 2)
+            The (user, item) pairs, as in :meth:`predict`: users seen in ``fit`` or folded in
+            from ``history``, items seen in ``fit``.
+        k : int, default=5
+            History items shown one by one per pair (those that add the most); the rest of
+            the history is summed in one row.
+        history : pandas.DataFrame or None, default=None
+            Interactions of users unknown to ``fit``, as :meth:`recommend` takes them.
+
+        Returns
+        -------
+        explanation : pandas.DataFrame
+            One row per (pair, part), pair by pair, with the columns ``user_col``,
+            ``item_col``, ``"part"``, ``"history_item"`` and ``"contribution"`` (on the scale of
+            ``score``). The parts: ``"history"`` (one row per shown history item, largest
+            first, ``history_item`` its id), ``"other history"`` (the rest, 0 if none),
+            ``"user"`` (the user's own row; for a folded-in user, what the fold-in's ridge step
+            adds), ``"user features"`` (with user features), ``"retrieval bias"`` (the item's,
+            but for ``retrieval_negatives="in_batch"``) and ``"rating bias"`` (``rating_blend``
+            times the mean and the item's rating bias, when ``recommend`` blends in ratings);
+            ``history_item`` is None but on history rows.
+
+        Raises
+        ------
+        ValueError
+            If a user is neither seen in ``fit`` nor folded in from ``history``, if an item is
+            not seen in ``fit``, or if ``k`` is negative.
+        TypeError
+            If ``k`` is not an int, or ids are of another kind than the model's.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skrec import MultiTaskRecommender
+        >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "movie_id": [10, 20, 10, 30, 20, 30]})
+        >>> rec = MultiTaskRecommender(epochs=2, batch_size=4, random_state=0).fit(X, [5, 3, 4, 2, 5, 1])
+        >>> parts = rec.explain(pd.DataFrame({"user_id": [1], "movie_id": [30]}), k=1)
+        >>> parts["part"].tolist()
+        ['history', 'other history', 'user', 'retrieval bias', 'rating bias']
+        """
+        check_is_fitted(self)
+        check_scalar(k, "k", numbers.Integral, min_val=0)
+        user_ids, item_ids = self._read_ids(X)
+        self._check_id_kinds(user_ids, item_ids, "X")
+        cols = (self.user_col, self.item_col)
+        history = _serving.checked_history(history, self._interactions_, cols, self.rating_col_)
+        blend = float(self.rating_blend) if self._interactions_.has_ratings else 0.0
+        return _serving.explain_frame(self.model_, self._interactions_, cols, (user_ids, item_ids), k, history, self.ranking_weight, blend)
 
     def similar_items(self, item_ids, k=10):
         """Return the ``k`` items most similar to each of ``item_ids``: the cosine of their retrieval vectors.

@@ -33,8 +33,8 @@ __all__ = ["fold_in"]
 _CHUNK = 4096
 
 
-def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=None, count=None):
-    """User vectors of shape ``(n_users, dim)`` for new users from their history.
+def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=None, count=None, *, return_bias=False):
+    """User vectors of shape ``(n_users, dim)`` for new users from their history (and their rating biases).
 
     Parameters
     ----------
@@ -55,6 +55,9 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=N
     count : float or None
         The number of rated items every user's ridge weight is multiplied by (``l2_form="per_id"``),
         instead of the user's own (None).
+    return_bias : bool, default=False
+        Also return the users' rating biases, shape ``(n_users,)`` on the ``[0, 1]`` scale
+        (the ridge step's ``b``; 0 for a user without a rated history).
     """
     fitted = items < model.n_items
     prior = _svdpp_term(model, n_users, rows[fitted], items[fitted])
@@ -62,8 +65,10 @@ def fold_in(model, n_users, rows, items, scaled, lam, base=None, new_item_rows=N
         prior = prior + base
     rated = ~np.isnan(scaled)
     if model.rating_head != "dot" or not rated.any() or not np.isfinite(lam):
-        return prior
-    return _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam, new_item_rows, count)
+        vectors, biases = prior, np.zeros(n_users, np.float32)
+    else:
+        vectors, biases = _ridge(model, prior, rows[rated], items[rated], scaled[rated], lam, new_item_rows, count)
+    return (vectors, biases) if return_bias else vectors
 
 
 def _svdpp_term(model, n_users, rows, items):
@@ -79,7 +84,7 @@ def _svdpp_term(model, n_users, rows, items):
 
 
 def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None, count=None):
-    """Solve each user's ridge problem (vector and bias) by its normal equations."""
+    """Solve each user's ridge problem by its normal equations: ``(vectors, biases)``."""
     dim = model.embedding_dim
     item_rows = table_rows(model, "item", items, new_item_rows)
     vectors = item_rows[:, :dim]
@@ -89,12 +94,12 @@ def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None, count=Non
     features = np.concatenate([vectors, np.ones((len(items), 1))], axis=1)  # [q_i, 1]
     bias = model.rating_bias_scale * item_rows[:, dim]
     target = scaled - float(np.asarray(model.global_mean.value)) - bias
-    out = prior.astype(np.float64).copy()
+    out = np.concatenate([prior.astype(np.float64), np.zeros((len(prior), 1))], axis=1)
     for start in range(0, len(prior), _CHUNK):
         users = np.arange(start, min(start + _CHUNK, len(prior)))
         mine = (rows >= users[0]) & (rows <= users[-1])
         out[users] = _solve(features[mine], target[mine], rows[mine] - users[0], prior[users], lam, count)
-    return out.astype(np.float32)
+    return out[:, :-1].astype(np.float32), out[:, -1].astype(np.float32)
 
 
 def _solve(features, target, rows, prior, lam, count=None):
@@ -108,4 +113,4 @@ def _solve(features, target, rows, prior, lam, count=None):
     gram += shrink[:, None, None] * np.eye(width)
     right[:, :-1] += shrink[:, None] * prior  # towards the prior vector; the bias towards 0
     solution = np.linalg.solve(gram, right[:, :, None])[:, :, 0]
-    return np.where(counts[:, None] > 0, solution[:, :-1], prior)
+    return np.where(counts[:, None] > 0, solution, np.concatenate([prior, np.zeros((n_users, 1))], axis=1))

@@ -599,10 +599,11 @@ class RatingBatches(keras.utils.PyDataset):
         self._history_bound = None
         if history is not None:
             lengths = np.diff(history.indptr) if max_history is None else np.minimum(np.diff(history.indptr), max_history)
-            self._history_bound = list_entries_bound(self._data[0], lengths, group_size, batch_size)
+            self._history_bound = _round_up(list_entries_bound(self._data[0], lengths, group_size, batch_size), multiple)
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
-        self._n_slots = slot_bound(users, group_size, batch_size) if slot_rows and history is not None else None
+        # Rounded up to the number of devices: under data parallelism every input is split across them.
+        self._n_slots = _round_up(slot_bound(users, group_size, batch_size), multiple) if slot_rows and history is not None else None
 
     def __len__(self):
         return -(-len(self._order) // self._batch_size)
@@ -647,7 +648,7 @@ class RatingBatches(keras.utils.PyDataset):
     def history_budget(self, n_rows):
         """History entries per batch: ``2 * max_history / group_size`` per row (at least one), or fewer when no batch can hold that many (:func:`list_entries_bound`)."""
         cap = self._max_history or self._longest_history
-        return max(1, min(n_rows * max(1, -(-2 * cap // self._group_size)), self._history_bound))
+        return max(self._multiple, min(n_rows * max(1, -(-2 * cap // self._group_size)), self._history_bound))
 
     def _history_inputs(self, users, rng):
         slot_users, first, slots = np.unique(users, return_index=True, return_inverse=True)
@@ -715,6 +716,11 @@ class RatingBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         self._epoch += 1
         self._order = grouped_order(self._data[0], self._group_size, self._rng)
+
+
+def _round_up(n, multiple):
+    """The least multiple of ``multiple`` that is at least ``n``."""
+    return -(-n // multiple) * multiple
 
 
 def padded_lists(lists, budget, key, prefix):

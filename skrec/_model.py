@@ -128,8 +128,8 @@ class MultiTaskModel(keras.Model):
     ``"positive": int [batch]`` (see :meth:`_sampled_logits`). ``call`` returns ``{"rating": [batch],
     "user_vector": [batch, dim], "item_vector": [batch, dim]}`` and, when training,
     ``"retrieval_logits"`` and ``"positive"`` (the column of each row's own item), or, for
-    the catalogue softmax of batches with ``"slot_row"``, each row's
-    ``"retrieval_normaliser"`` and ``"retrieval_own"`` logit (see
+    batches with ``"slot_row"`` (the catalogue or sampled softmax scored once per user),
+    each row's ``"retrieval_normaliser"`` and ``"retrieval_own"`` logit (see
     :meth:`_catalogue_terms_per_slot`).
     """
 
@@ -488,6 +488,8 @@ class MultiTaskModel(keras.Model):
             if self.feature_names["item"]:
                 logits = ops.where(ops.expand_dims(self.item_negative > 0, 0), logits, _REMOVED)
             return {"retrieval_logits": logits, "positive": ops.cast(inputs["item"], "int32")}
+        if "slot_row" in inputs:
+            return self._sampled_terms_per_slot(inputs, user_vector, item_vector, retrieval_bias, rows)
         logits = self._sampled_logits(inputs, user_vector, item_vector, retrieval_bias, rows)
         return {"retrieval_logits": logits, "positive": inputs["positive"]}
 
@@ -521,15 +523,38 @@ class MultiTaskModel(keras.Model):
         (``candidate_probability``, ``own_probability``; zero marks padding).
         """
         query = self.user_map(user_vector)
+        own = self._own_sampled_logit(inputs, query, item_vector, retrieval_bias)
+        return ops.concatenate([ops.expand_dims(own, 1), self._candidate_logits(inputs, query, rows)], axis=1)
+
+    def _sampled_terms_per_slot(self, inputs, user_vector, item_vector, retrieval_bias, rows):
+        """:meth:`_sampled_logits`' softmax as each row's normaliser and own item's logit, the candidates scored once per slot.
+
+        The rows of one user share their logits against the batch's candidates (see
+        :meth:`_catalogue_terms_per_slot`): their ``logsumexp`` is computed once per slot and
+        joined with each row's own column; a row whose item is a candidate reads its logit
+        from its slot's logits.
+        """
+        query = self.user_map(user_vector)
+        own = self._own_sampled_logit(inputs, query, item_vector, retrieval_bias)
+        logits = self._candidate_logits(inputs, ops.take(query, inputs["slot_row"], axis=0), rows)
+        slot, positive = inputs["user_slot"], ops.cast(inputs["positive"], "int32")
+        normaliser = ops.logaddexp(ops.take(ops.logsumexp(logits, axis=1), slot, axis=0), own)
+        hit = ops.take(ops.reshape(logits, (-1,)), slot * ops.shape(logits)[1] + ops.maximum(positive - 1, 0), axis=0)
+        return {"retrieval_normaliser": normaliser, "retrieval_own": ops.where(positive > 0, hit, own)}
+
+    def _own_sampled_logit(self, inputs, query, item_vector, retrieval_bias):
+        """Each row's corrected logit of its own item, removed (``_REMOVED``) where the item is a candidate."""
         own = ops.sum(query * self.item_map(item_vector), axis=1) + retrieval_bias
         own = self.sampling_correction(own, inputs["own_probability"])
-        own = ops.where(inputs["positive"] > 0, _REMOVED, own)
+        return ops.where(inputs["positive"] > 0, _REMOVED, own)
+
+    def _candidate_logits(self, inputs, query, rows):
+        """Corrected logits of ``query`` rows against the batch's ``candidate`` items, padding removed."""
         vectors, _, bias = self._item_parts(self._rows("item_embedding", "candidate", inputs["candidate"], rows))
         logits = ops.matmul(query, ops.transpose(self.item_map(vectors))) + bias
         probability = inputs["candidate_probability"]
         logits = self.sampling_correction(logits, ops.expand_dims(probability, 0))
-        logits = ops.where(ops.expand_dims(probability > 0, 0), logits, _REMOVED)
-        return ops.concatenate([ops.expand_dims(own, 1), logits], axis=1)
+        return ops.where(ops.expand_dims(probability > 0, 0), logits, _REMOVED)
 
     def retrieval_scores(self, user_vector):
         """Retrieval logits of users against every item, shape ``[n, n_items]``."""

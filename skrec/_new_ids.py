@@ -20,7 +20,7 @@ from skrec._features import padded_features
 from skrec._keras import keras
 from skrec._retrieval import PAIR_CHUNK, pad_to_bucket, table_rows, user_vectors
 
-__all__ = ["NewIds", "new_ids", "extended_codes", "rate_pairs"]
+__all__ = ["NewIds", "new_ids", "extended_codes", "rate_pairs", "rate_folded"]
 
 
 @dataclass
@@ -82,16 +82,30 @@ def rate_pairs(model, u, i, history, new_users, new_items):
     Each distinct user and item is looked up once, then the pairs are rated in chunks.
     """
     users, user_position = np.unique(u, return_inverse=True)
-    items, item_position = np.unique(i, return_inverse=True)
     vectors, user_rows = _user_side(model, users, history, new_users)
+    return _rate(model, vectors, user_rows, user_position, i, new_items)
+
+
+def rate_folded(model, vectors, biases, i, new_items):
+    """Predicted scaled ratings of folded-in users, one per pair: their ``vectors`` and rating ``biases`` (see ``fold_in``), items ``i`` in extended codes."""
+    dim = model.embedding_dim
+    user_rows = np.zeros((len(vectors), dim + int(model.rating_head == "dot")), np.float32)
+    if model.rating_head == "dot":
+        user_rows[:, dim] = biases / model.rating_bias_scale  # the model scales its bias column
+    return _rate(model, vectors, user_rows, np.arange(len(vectors)), i, new_items)
+
+
+def _rate(model, vectors, user_rows, user_position, i, new_items):
+    """Scaled ratings of pairs (user ``user_position``, item ``i``): each distinct item looked up once, the pairs rated in chunks."""
+    items, item_position = np.unique(i, return_inverse=True)
     item_rows = table_rows(model, "item", items, None if new_items is None else new_items.rows)
     terms = model.rater_terms(items)
-    out = np.empty(len(u), dtype=np.float64)
-    for start in range(0, len(u), PAIR_CHUNK):
-        part = pad_to_bucket(np.arange(start, min(start + PAIR_CHUNK, len(u))))
+    out = np.empty(len(i), dtype=np.float64)
+    for start in range(0, len(i), PAIR_CHUNK):
+        part = pad_to_bucket(np.arange(start, min(start + PAIR_CHUNK, len(i))))
         item_part = item_position[part]
         rated = model.ratings_of_rows(vectors[user_position[part]], user_rows[user_position[part]], item_rows[item_part], None if terms is None else terms[item_part])
-        n = min(PAIR_CHUNK, len(u) - start)
+        n = min(PAIR_CHUNK, len(i) - start)
         out[start : start + n] = keras.ops.convert_to_numpy(rated)[:n]
     return out
 

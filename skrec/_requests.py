@@ -30,7 +30,7 @@ from skrec._retrieval import top_k, user_vectors
 from skrec._warnings import warn
 from skrec.exceptions import ColdStartWarning
 
-__all__ = ["Request", "build_request", "answer"]
+__all__ = ["Request", "build_request", "answer", "folded_users"]
 
 
 @dataclass
@@ -102,12 +102,24 @@ def build_request(model, interactions, user_ids, *, exclude_seen, history, candi
     order = np.argsort(codes[codes >= 0], kind="stable")
     known, known_codes = known[order], np.sort(codes[codes >= 0])
     new = pd.Index(user_ids[codes < 0]).sort_values()
-    folded_ids, folded, history_pairs = _folded(model, items, new, history, (lam, lam_count), new_users)
+    folded_ids, folded, _, history_pairs = _folded(model, items, new, history, (lam, lam_count), new_users)
     others = new.difference(folded_ids, sort=False)
     ids = known.append(folded_ids).append(others)
     allowed = _allowed(items, candidates, exclude)
     excluded = _excluded(items, ids, known_codes, history_pairs, exclude_seen, exclude)
     return Request(ids, known_codes, folded, excluded, allowed, new_items, _folded_seen(history_pairs, len(folded_ids), model.n_items))
+
+
+def folded_users(model, interactions, user_ids, history, ridge, new_users=None, new_items=None):
+    """``(ids, vectors, biases, seen)`` of the users of ``user_ids`` unknown to ``fit`` that ``history`` (or ``new_users``) describes.
+
+    ``history`` is ``(user_ids, item_ids, scaled ratings)`` or None; ``ridge`` is
+    ``(lam, count)`` of :func:`fold_in`. The vectors and biases are :func:`fold_in`'s;
+    ``seen`` is the binary CSR (folded users x fitted items) of their histories.
+    """
+    new = pd.Index(pd.unique(user_ids[interactions.users.transform(user_ids) < 0]))
+    ids, vectors, biases, pairs = _folded(model, _Items(interactions, new_items), new, history, ridge, new_users)
+    return ids, vectors, biases, _folded_seen(pairs, len(ids), model.n_items)
 
 
 def _folded_seen(history_pairs, n_folded, n_items):
@@ -120,7 +132,7 @@ def _folded_seen(history_pairs, n_folded, n_items):
 
 
 def _folded(model, items, new, history, ridge, new_users):
-    """Vectors of the new users who have a history or features, and their history as (row, item) pairs.
+    """Ids, vectors and rating biases of the new users who have a history or features, and their history as (row, item) pairs.
 
     A user's features give the vector the fold-in starts from (see :func:`fold_in`'s ``base``);
     the history's items of the catalogue and the call's new items fold in (new ones through
@@ -132,19 +144,19 @@ def _folded(model, items, new, history, ridge, new_users):
     described = np.zeros(len(new), bool) if new_users is None else new_users.index.get_indexer(new) >= 0
     folded_ids = new[np.union1d(rows[usable], np.flatnonzero(described)).astype(int)]
     if not len(folded_ids):
-        return folded_ids, np.zeros((0, model.embedding_dim), np.float32), (np.zeros(0, int), np.zeros(0, int))
+        return folded_ids, np.zeros((0, model.embedding_dim), np.float32), np.zeros(0, np.float32), (np.zeros(0, int), np.zeros(0, int))
     rows = pd.Index(folded_ids).get_indexer(users)
     base = None if new_users is None else _feature_vectors(model, new_users, folded_ids)
     new_rows = None if items.new is None else items.new.rows
     lam, count = ridge
-    vectors = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows, count)
+    vectors, biases = fold_in(model, len(folded_ids), rows[usable], codes[usable], scaled[usable], lam, base, new_rows, count, return_bias=True)
     if not vectors.any(axis=1).all():
         warn(
             "Users folded in from a history got a zero vector: the model has no SVD++ term (implicit_feedback=False) "
             "and no rated history refined it through a dot rating head, so their lists are not personalised.",
             ColdStartWarning,
         )
-    return folded_ids, vectors, (rows[usable], codes[usable])
+    return folded_ids, vectors, biases, (rows[usable], codes[usable])
 
 
 def _feature_vectors(model, new_users, ids):

@@ -7,18 +7,24 @@ public methods validate their input and call these.
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from skrec import metrics
-from skrec._new_ids import new_ids, rate_pairs
-from skrec._retrieval import predict_scaled, similar_items
+from skrec._audiences import audiences
+from skrec._diversity import pool_size, rerank, unit_item_vectors
+from skrec._explain import UserParts, explanation_frame
+from skrec._new_ids import extended_codes, new_ids, rate_folded, rate_pairs
+from skrec._requests import answer, folded_users
+from skrec._retrieval import predict_scaled, similar_items, table_rows
 from skrec._training import multitask_score
-from skrec._validation import check_exclusions, check_history, check_item_list, check_side_frame
+from skrec._validation import check_exclusions, check_history, check_id_list, check_item_list, check_k, check_side_frame
 from skrec._warnings import warn
 from skrec.exceptions import ColdStartWarning
 
 __all__ = [
     "serving_ids",
     "predict_codes",
+    "folded_rows",
     "checked_history",
     "checked_candidates",
     "checked_exclusions",
@@ -27,8 +33,11 @@ __all__ = [
     "check_unknown_users",
     "nothing_allowed",
     "recommendation_frame",
+    "ranked_answer",
     "score_of",
     "similar_frame",
+    "audience_frame",
+    "explain_frame",
 ]
 
 
@@ -52,8 +61,12 @@ def _new_ids_of(model, encoders, space, frame, name, col, vocabulary):
     return new_ids(model, space, encoders[space], frame, vocabulary, f"`{name}`")
 
 
-def predict_codes(model, interactions, u, i, new=None):
-    """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``."""
+def predict_codes(model, interactions, u, i, new=None, folded=None):
+    """Ratings of encoded pairs (``-1`` = unknown id, past the vocabulary = ``new``'s ids), on the scale of ``y``.
+
+    ``folded`` is ``(row, vectors, biases)``: each pair's row among users folded in from a
+    history (``-1`` for none), and their :func:`~skrec._fold_in.fold_in` vectors and biases.
+    """
     known = (u >= 0) & (i >= 0)
     low, high = interactions.rating_range
     out = np.empty(len(u), dtype=np.float64)
@@ -64,9 +77,26 @@ def predict_codes(model, interactions, u, i, new=None):
         pairs = known & ~fitted
         scaled = rate_pairs(model, u[pairs], i[pairs], interactions.seen, new["user"], new["item"])
         out[pairs] = scaled * interactions.span + low
-    if not known.all():
-        out[~known] = _cold_start(interactions, u[~known], i[~known])
+    personal = known if folded is None else known | ((folded[0] >= 0) & (i >= 0))
+    if (personal & ~known).any():
+        pairs, rows = personal & ~known, folded[0][personal & ~known]
+        out[pairs] = rate_folded(model, folded[1][rows], folded[2][rows], i[pairs], None if new is None else new["item"]) * interactions.span + low
+    if not personal.all():
+        out[~personal] = _cold_start(interactions, u[~personal], i[~personal])
     return np.clip(out, low, high)
+
+
+def folded_rows(model, interactions, user_ids, history, ranking_weight, new_users, new_items):
+    """``predict``'s ``folded``: each pair's row among the users of ``history`` folded in (``-1`` for others), their vectors and biases.
+
+    ``history`` is :func:`checked_history`'s (users unknown to ``fit`` only), or None.
+    """
+    if history is None:
+        return None
+    in_history = pd.Index(user_ids).isin(pd.unique(history[0]))
+    ridge = (ridge_weight(model, ranking_weight), ridge_count(model, interactions))
+    ids, vectors, biases, _ = folded_users(model, interactions, pd.Index(user_ids[in_history]), history, ridge, new_users, new_items)
+    return ids.get_indexer(user_ids), vectors, biases
 
 
 def _cold_start(interactions, u, i):
@@ -169,6 +199,16 @@ def check_unknown_users(request, unknown_users):
     warn("Users not seen in fit and without history get the most popular items.", ColdStartWarning)
 
 
+def ranked_answer(model, interactions, request, k, rating_blend, diversity):
+    """``recommend``'s top-``k`` ``(rows, ranks, item codes, scores)``; with ``diversity``, the top of a larger pool re-ranked (:func:`~skrec._diversity.rerank`)."""
+    if not diversity:
+        return answer(model, interactions, request, k, rating_blend)
+    n_items = request.excluded.shape[1]
+    rows, _, codes, scores = answer(model, interactions, request, pool_size(k, n_items), rating_blend)
+    vectors = unit_item_vectors(model, None if request.new_items is None else request.new_items.rows)
+    return rerank(rows, codes, scores, vectors, k, diversity)
+
+
 def recommendation_frame(interactions, item_info, cols, answer, new_items=None):
     """The long output frame of ``recommend`` from the encoded top-k ``(users, ranks, items, scores)``.
 
@@ -222,3 +262,76 @@ def similar_frame(model, interactions, item_col, item_ids, k):
     rows, ranks, items, scores = similar_items(model, np.unique(codes), k)
     inverse = interactions.items.inverse_transform
     return pd.DataFrame({item_col: inverse(rows), "rank": ranks, f"similar_{item_col}": inverse(items), "score": scores})
+
+
+def audience_frame(model, interactions, cols, item_ids, k, *, exclude_seen, candidates, new_items, rating_blend):
+    """``recommend_users``' frame: the ``k`` users of highest score for each of ``item_ids``.
+
+    ``item_ids`` are fitted items or ``new_items``' (a :class:`~skrec._new_ids.NewIds` or
+    None); ``candidates`` the user ids that may be returned (fitted users), None for all.
+    """
+    requested = pd.Index(pd.unique(pd.Series(check_id_list(item_ids, "item_ids"))))
+    if not len(requested):
+        raise ValueError("`item_ids` is empty: give at least one item id.")
+    interactions.items.check_kind(requested, "`item_ids`")
+    codes = extended_codes(interactions.items.transform(requested), requested, new_items, len(interactions.items))
+    _check_known(requested[codes < 0], "item id(s) neither seen in fit nor in the `items` frame")
+    users = np.arange(len(interactions.users)) if candidates is None else _candidate_users(candidates, interactions)
+    k = check_k(k, len(users), users=True)
+    new_rows = None if new_items is None else new_items.rows
+    rows, ranks, found, scores = audiences(model, interactions.seen, codes, users, k, rating_blend, exclude_seen=exclude_seen, new_rows=new_rows)
+    return pd.DataFrame({cols[1]: requested[rows], "rank": ranks, cols[0]: interactions.users.inverse_transform(found), "score": scores})
+
+
+def _candidate_users(candidates, interactions):
+    """The sorted codes of the user ids ``candidates`` (``recommend_users``), all seen in ``fit``."""
+    ids = check_item_list(candidates, name="candidates")
+    interactions.users.check_kind(ids, "`candidates`")
+    codes = interactions.users.transform(ids)
+    _check_known(ids[codes < 0], "user id(s) of `candidates` not seen in fit")
+    return np.unique(codes)
+
+
+def _check_known(unknown, what):
+    """``ValueError`` with the count and the first five of ``unknown`` (ids the model cannot score), if any."""
+    if len(unknown):
+        unknown = pd.unique(unknown)
+        raise ValueError(f"{len(unknown)} {what}: {', '.join(repr(x) for x in unknown[:5].tolist())}.")
+
+
+def explain_frame(model, interactions, cols, pairs, k, history, ranking_weight, rating_blend):
+    """``explain``'s frame for the validated ``pairs`` (user ids, item ids): each pair's score in parts.
+
+    Users are those of ``fit`` or folded in from ``history`` (:func:`checked_history`'s);
+    items are fitted items.
+    """
+    user_ids, item_ids = (pd.Index(ids) for ids in pairs)
+    items = interactions.items.transform(item_ids)
+    _check_known(item_ids[items < 0], "item id(s) not seen in fit")
+    codes = interactions.users.transform(user_ids)
+    ridge = (ridge_weight(model, ranking_weight), ridge_count(model, interactions))
+    folded_ids, vectors, _, folded_seen = folded_users(model, interactions, user_ids, history, ridge)
+    rows = np.where(codes >= 0, codes, len(interactions.users) + folded_ids.get_indexer(user_ids))
+    _check_known(user_ids[(codes < 0) & (folded_ids.get_indexer(user_ids) < 0)], "user id(s) neither seen in fit nor folded in from `history`")
+    parts = _user_parts(model, interactions, vectors, folded_seen)
+    return explanation_frame(model, parts, rows, items, rating_blend, k, (user_ids, item_ids, *cols, interactions.items.index))
+
+
+def _user_parts(model, interactions, folded, folded_seen):
+    """:class:`UserParts` of every fitted user, then of the folded-in users (vectors ``folded``, histories ``folded_seen``).
+
+    A fitted user's vector is its own row, its features' sum and the SVD++ term; a folded-in
+    user's is the SVD++ term of its history and the rest (the fold-in's ridge step).
+    """
+    dim, users = model.embedding_dim, np.arange(len(interactions.users))
+    own = np.asarray(model.user_embedding.embeddings.value, dtype=np.float64)[:, :dim]
+    history = sp.vstack([interactions.seen, folded_seen]).tocsr()
+    svdpp = np.zeros((len(folded), dim))
+    if model.implicit_feedback and len(folded):
+        counts = np.maximum(np.diff(folded_seen.indptr), 1)
+        svdpp = (folded_seen.astype(np.float64) @ np.asarray(model.implicit_embedding.embeddings.value, dtype=np.float64)) / np.sqrt(counts)[:, None]
+    parts = {"user": np.concatenate([own, folded - svdpp])}
+    if model.feature_names["user"]:
+        features = table_rows(model, "user", users)[:, :dim] - own
+        parts["user features"] = np.concatenate([features, np.zeros((len(folded), dim))])
+    return UserParts(parts, history)

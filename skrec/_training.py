@@ -88,7 +88,7 @@ def train(model, data, options, seed):
         multiple=options.devices,
         id_dropout=dropout,
         shares=model.l2_form == "per_id",
-        slot_rows=model.retrieval_negatives == "catalogue" and dropout is None,
+        slot_rows=model.retrieval_negatives != "in_batch" and dropout is None,
     )
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:

@@ -492,15 +492,18 @@ def check_trusted(trusted):
     return tuple(trusted)
 
 
-def check_k(k, n_items, *, others=False):
+def check_k(k, n_items, *, others=False, users=False):
     """Check the ``k`` of ``recommend``: an int in ``[1, n_items]``.
 
-    With ``others`` (``similar_items``), ``n_items`` counts the catalogue without the query item.
+    With ``others`` (``similar_items``), ``n_items`` counts the catalogue without the query item;
+    with ``users`` (``recommend_users``), it counts the users that may be returned.
     """
     if not isinstance(k, numbers.Integral) or isinstance(k, bool):
         raise TypeError(f"`k` must be an int; got {k!r} of type {type(k).__name__}.")
     if k < 1:
         raise ValueError(f"`k` must be >= 1; got {k}.")
+    if k > n_items and users:
+        raise ValueError(f"`k`={k} is larger than the {n_items} users that may be returned.")
     if k > n_items and others:
         raise ValueError(f"`k`={k} is larger than the {n_items} other items: the model knows {n_items + 1} items, and an item is not similar to itself.")
     if k > n_items:

@@ -59,6 +59,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from skrec._warnings import warn
 from skrec.exceptions import ColdStartWarning
@@ -66,6 +67,8 @@ from skrec.exceptions import ColdStartWarning
 __all__ = [
     "coverage_at_k",
     "hit_rate_at_k",
+    "intra_list_diversity",
+    "novelty",
     "make_ranking_scorer",
     "map_at_k",
     "ndcg_at_k",
@@ -628,6 +631,166 @@ def coverage_at_k(recommended, *, n_items, k=10, item_col="movie_id"):
             f"n_items={n_items}. Pass the size of the whole catalogue as n_items."
         )
     return float(n_distinct / n_items)
+
+
+# --------------------------------------------------------------------------------------------
+# Beyond accuracy: how alike the items of a list are, how unexpected they are
+# --------------------------------------------------------------------------------------------
+
+
+def intra_list_diversity(recommendations, estimator, *, k=10, features=None):
+    """Intra-list diversity@k: the mean pairwise cosine distance between the items of a list.
+
+    For each user's top-``k`` list of at least two items, the mean of ``1 - cos(a, b)`` over
+    its pairs of distinct items ``a, b``; then the mean over those lists (Ziegler et al., WWW
+    2005). The items are compared by the fitted model's retrieval vectors (those of
+    ``recommend(diversity=...)`` and ``similar_items``) or by ``features``.
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        The output of ``estimator.recommend``: columns ``user_col``, ``item_col`` and,
+        optionally, ``"rank"``.
+    estimator : MultiTaskRecommender or SeedEnsemble
+        The fitted estimator (its column names, items and item vectors; a SeedEnsemble's
+        first member's vectors).
+    k : int, default=10
+        The length of the lists that are scored.
+    features : DataFrame or None, default=None
+        Numeric item features indexed by item id (for example one-hot genres), used instead
+        of the model's vectors; every listed item must have a row.
+
+    Returns
+    -------
+    float
+        In [0, 2]: 0 when every list holds items of one direction, 1 for orthogonal ones.
+        NaN when no list holds two items.
+
+    Raises
+    ------
+    ValueError
+        If a listed item is unknown to the model (or missing from ``features``), or a list
+        is malformed (see the module's notes).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec import MultiTaskRecommender
+    >>> from skrec.metrics import intra_list_diversity
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 10, 30, 20]})
+    >>> rec = MultiTaskRecommender(epochs=1, random_state=0).fit(X, [5, 3, 4, 2, 5])
+    >>> genres = pd.DataFrame({"drama": [1, 0, 1], "comedy": [0, 1, 1]}, index=[10, 20, 30])
+    >>> lists = pd.DataFrame({"user_id": [1, 1], "rank": [1, 2], "movie_id": [10, 20]})
+    >>> intra_list_diversity(lists, rec, features=genres)
+    1.0
+    """
+    owner = "intra_list_diversity"
+    top = _lists_of(recommendations, estimator, k, owner)
+    if features is None:
+        vectors = _model_item_vectors(estimator, top[estimator.item_col], owner)
+    else:
+        vectors = _feature_vectors(features, top[estimator.item_col], owner)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    users = top[estimator.user_col].to_numpy()
+    _, group, n = np.unique(users, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(n), vectors.shape[1]))
+    np.add.at(sums, group, vectors)
+    pairs = n * (n - 1)
+    listed = pairs > 0
+    if not listed.any():
+        return float("nan")
+    mean_cosine = ((sums**2).sum(axis=1)[listed] - n[listed]) / pairs[listed]
+    return float(np.mean(1.0 - mean_cosine))
+
+
+def novelty(recommendations, estimator, *, k=10):
+    """Novelty@k: the mean self-information of the recommended items, ``-log2`` of their popularity.
+
+    An item's popularity is the share of the users of ``fit`` who interacted with it (an item
+    no one interacted with counts as one user's); the score is the mean of ``-log2(share)``
+    over each user's top-``k`` items, then over users (Zhou et al., PNAS 2010). Higher means
+    less popular, less expected items.
+
+    Parameters
+    ----------
+    recommendations : DataFrame
+        The output of ``estimator.recommend``: columns ``user_col``, ``item_col`` and,
+        optionally, ``"rank"``.
+    estimator : MultiTaskRecommender or SeedEnsemble
+        The fitted estimator (its column names, items and the popularity of ``fit``).
+    k : int, default=10
+        The length of the lists that are scored.
+
+    Returns
+    -------
+    float
+        In bits, at least 0 (an item every user interacted with); NaN for empty lists.
+
+    Raises
+    ------
+    ValueError
+        If a listed item is unknown to the model, or a list is malformed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skrec import MultiTaskRecommender
+    >>> from skrec.metrics import novelty
+    >>> X = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30]})
+    >>> rec = MultiTaskRecommender(epochs=1, random_state=0).fit(X, [5, 3, 4, 2])
+    >>> novelty(pd.DataFrame({"user_id": [3], "movie_id": [10]}), rec)  # both users had item 10
+    0.0
+    """
+    owner = "novelty"
+    top = _lists_of(recommendations, estimator, k, owner)
+    interactions = _fitted_member(estimator)._interactions_
+    codes = _item_codes(interactions, top[estimator.item_col], owner)
+    n_users = max(len(interactions.users), 1)
+    information = -np.log2(np.maximum(interactions.popularity()[codes], 1) / n_users)
+    if not len(information):
+        return float("nan")
+    return float(pd.Series(information).groupby(top[estimator.user_col].to_numpy()).mean().mean())
+
+
+def _fitted_member(estimator):
+    """The fitted MultiTaskRecommender that holds the data of ``fit``: the estimator, or a SeedEnsemble's first member."""
+    return estimator.estimators_[0] if hasattr(estimator, "estimators_") else estimator
+
+
+def _lists_of(recommendations, estimator, k, owner):
+    """The top-``k`` rows (user, item, rank) of ``recommendations``, checked as rankings."""
+    check_is_fitted(estimator)
+    k = _check_positive_int(k, "k", owner)
+    cols = {estimator.user_col: "user_col", estimator.item_col: "item_col"}
+    _check_frame(recommendations, "recommendations", cols, owner)
+    top = _ranked_lists(recommendations, estimator.user_col, estimator.item_col, owner)
+    return top[top[_RANK_COL] <= k].reset_index(drop=True)
+
+
+def _item_codes(interactions, item_ids, owner):
+    """The fitted codes of ``item_ids``; ValueError naming the first unknown ones."""
+    codes = interactions.items.transform(pd.Index(item_ids))
+    if (codes < 0).any():
+        unknown = pd.unique(np.asarray(item_ids)[codes < 0])
+        raise ValueError(f"{owner}: {len(unknown)} listed item(s) not seen in fit, e.g. {unknown[:5].tolist()}; pass `features` that describe them.")
+    return codes
+
+
+def _model_item_vectors(estimator, item_ids, owner):
+    """The model's retrieval vectors of ``item_ids`` (items seen in ``fit``)."""
+    from skrec._diversity import unit_item_vectors  # imports Keras, which `import skrec.metrics` does not
+
+    member = _fitted_member(estimator)
+    return unit_item_vectors(member.model_)[_item_codes(member._interactions_, item_ids, owner)]
+
+
+def _feature_vectors(features, item_ids, owner):
+    """Rows of the numeric ``features`` frame (indexed by item id) of ``item_ids``."""
+    position = features.index.get_indexer(pd.Index(item_ids))
+    if (position < 0).any():
+        missing = pd.unique(np.asarray(item_ids)[position < 0])
+        raise ValueError(f"{owner}: `features` has no row for {len(missing)} listed item(s), e.g. {missing[:5].tolist()}.")
+    return features.to_numpy(dtype=np.float64)[position]
 
 
 # --------------------------------------------------------------------------------------------

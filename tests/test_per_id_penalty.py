@@ -112,7 +112,7 @@ def test_recommend_folds_in_with_the_training_count(fitted, ratings, monkeypatch
     import skrec._requests
 
     counts, original = [], skrec._requests.fold_in
-    monkeypatch.setattr(skrec._requests, "fold_in", lambda *args: counts.append(args[-1]) or original(*args))
+    monkeypatch.setattr(skrec._requests, "fold_in", lambda *args, **kwargs: counts.append(args[-1]) or original(*args, **kwargs))
     fitted.recommend([-1], k=3, history=ratings[ratings["user_id"] == 100].assign(user_id=-1))
     assert counts == [pytest.approx(len(ratings) / 30)]
 

@@ -260,15 +260,21 @@ def _runs(users, group_size):
     return [r for r in np.split(order, np.flatnonzero(np.diff(order)) + 1) for r in np.array_split(r, -(-len(r) // group_size))]
 
 
-def test_catalogue_softmax_per_user_is_the_softmax_per_row():
+@pytest.mark.parametrize("negatives", ["catalogue", "sampled"])
+def test_softmax_per_user_is_the_softmax_per_row(negatives):
     ratings = make_ratings()
     users = ratings["user_id"].factorize()[0]
     items = ratings["movie_id"].factorize()[0]
+    n_items = items.max() + 1
     seen = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items)))
-    model = MultiTaskModel(users.max() + 1, items.max() + 1, embedding_dim=8, rating_head="dot", implicit_feedback=True, retrieval_negatives="catalogue", seed=0)
+    model = MultiTaskModel(users.max() + 1, n_items, embedding_dim=8, rating_head="dot", implicit_feedback=True, retrieval_negatives=negatives, seed=0)
     model.build()
-    batches = RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, history=seen, group_size=8, slot_rows=True)
+    # 16 sampled negatives of 30 items: some rows' items are candidates (accidental hits), some not
+    sampled = (16, np.bincount(items, minlength=n_items) / len(items), np.arange(n_items)) if negatives == "sampled" else None
+    batches = RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, history=seen, group_size=8, slot_rows=True, negatives=sampled)
     x, y, w = batches[0]
+    if sampled:
+        assert 0 < (x["positive"] > 0).sum() < 64
     assert x["slot_row"].shape[0] < 64  # fewer softmax rows than ratings
     per_slot = model.compute_loss(x, y, model(x, training=True), w)
     per_row = {k: v for k, v in x.items() if k != "slot_row"}
