@@ -53,7 +53,7 @@ for d in [0.0, 0.1, 0.2, 0.3, 0.5, 0.7]:
         "coverage@10": coverage_at_k(lists, n_items=len(rec.items_)),
     }
 table = pd.DataFrame(rows).T.rename_axis("diversity")
-print(table.round(3))
+print(table.round(3).to_string())
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.plot(table["diversity (genres)"], table["NDCG@10"], marker="o")
