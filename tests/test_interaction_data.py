@@ -278,6 +278,16 @@ def test_predict_with_history_is_the_folded_in_users_rating(new_users):
     np.testing.assert_allclose(model.predict(pairs, history=history), expected, rtol=1e-5, atol=1e-4)
 
 
+def test_predict_with_history_ranks_as_recommend_does_when_ratings_dominate_its_score(new_users):
+    model, history, _ = new_users
+    user = history["user_id"].iloc[0]
+    # rating_blend scales recommend's rating term; at 1e4 the other terms cannot reorder it
+    ranked = pickle.loads(pickle.dumps(model)).set_params(rating_blend=1e4).recommend([user], k=len(model.items_), exclude_seen=False, history=history)
+    predicted = model.predict(pd.DataFrame({"user_id": user, "movie_id": ranked["movie_id"]}), history=history)
+    inner = (predicted > model.rating_range_[0] + 0.01) & (predicted < model.rating_range_[1] - 0.01)  # not clipped
+    assert inner.sum() > 10 and (np.diff(predicted[inner]) <= 1e-4).all()
+
+
 def test_predict_with_history_leaves_other_users_to_the_fallback(new_users, ratings):
     model, history, later = new_users
     stranger = later.head(1).assign(user_id=-5)
