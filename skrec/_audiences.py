@@ -38,9 +38,10 @@ def audiences(model, seen, item_codes, user_codes, k, rating_blend, *, exclude_s
     best_users = np.zeros((len(item_codes), 0), np.int64)
     for start in range(0, len(user_codes), size):
         codes = user_codes[start : start + size]
-        scores = _queries(model, seen, codes, rating_blend) @ items.T  # (users, items)
+        rows = seen[codes]
+        scores = _queries(model, seen, codes, rows, rating_blend) @ items.T  # (users, items)
         if exclude_seen:
-            scores[(seen[codes][:, fitted].toarray() > 0) & (item_codes < model.n_items)] = -np.inf
+            scores[(rows[:, fitted].toarray() > 0) & (item_codes < model.n_items)] = -np.inf
         best_scores, best_users = _best(np.hstack([best_scores, scores.T]), np.hstack([best_users, np.broadcast_to(codes, scores.T.shape)]), k)
     kept = np.isfinite(best_scores)
     rows = np.broadcast_to(np.arange(len(item_codes))[:, None], kept.shape)[kept]
@@ -58,9 +59,9 @@ def _candidates(model, item_codes, rating_blend, new_rows):
     return vectors[item_codes]
 
 
-def _queries(model, seen, codes, rating_blend):
-    """The query vectors of users ``codes`` (with their history rows for the item-item term)."""
-    history = seen[codes].toarray().astype("float32") if model.item_item_weight else None
+def _queries(model, seen, codes, rows, rating_blend):
+    """The query vectors of users ``codes``, whose rows of ``seen`` are ``rows`` (their history, for the item-item term)."""
+    history = rows.toarray().astype("float32") if model.item_item_weight else None
     queries = model.query_embeddings(keras.ops.convert_to_tensor(user_vectors(model, codes, seen)), rating_blend, history)
     return keras.ops.convert_to_numpy(queries)
 

@@ -2,9 +2,7 @@
 
 import numpy as np
 
-from skrec._keras import keras
-
-__all__ = ["pool_size", "unit_item_vectors", "rerank"]
+__all__ = ["pool_size", "rerank"]
 
 # Users re-ranked at once (each holds its pool's vectors).
 _CHUNK = 1024
@@ -13,17 +11,6 @@ _CHUNK = 1024
 def pool_size(k, n_items):
     """Candidates re-ranked per user for a list of ``k``: ``10 * k``, at most the catalogue."""
     return min(10 * k, n_items)
-
-
-def unit_item_vectors(model, new_rows=None):
-    """The items' retrieval vectors (``candidate_embeddings`` without a rating term), scaled to unit length.
-
-    Items of ``new_rows`` (absent from ``fit``) come after the fitted ones.
-    """
-    vectors = keras.ops.convert_to_numpy(model.candidate_embeddings())
-    if new_rows is not None:
-        vectors = np.concatenate([vectors, keras.ops.convert_to_numpy(model.candidate_embeddings(rows=new_rows))])
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def rerank(rows, codes, scores, vectors, k, diversity):

@@ -9,6 +9,8 @@ is a sum of parts (the user's own row, its side features, and the SVD++ term
 ``|N(u)|^-1/2 y_j . g_i + weight * B[j, i]`` and the parts add up to the score.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -17,10 +19,11 @@ from skrec._keras import keras
 __all__ = ["UserParts", "explanation_frame"]
 
 
+@dataclass
 class UserParts:
     """The parts of some users' vectors: named non-history parts and the history's items.
 
-    Parameters
+    Attributes
     ----------
     parts : dict of str to ndarray of shape (n_users, dim)
         The user vector's parts other than the SVD++ term (``"user"``, ``"user features"``).
@@ -28,8 +31,8 @@ class UserParts:
         Each user's history among the fitted items (nonzero = in the history).
     """
 
-    def __init__(self, parts, history):
-        self.parts, self.history = parts, history.tocsr()
+    parts: dict
+    history: object
 
 
 def explanation_frame(model, users, rows, items, blend, k, cols):

@@ -14,7 +14,7 @@ from skrec._keras import keras, keras_rs
 
 ops = keras.ops
 
-__all__ = ["ExcludingRetrieval", "top_k", "top_k_users", "predict_scaled", "user_vectors", "table_rows", "pad_to_bucket"]
+__all__ = ["ExcludingRetrieval", "top_k", "top_k_users", "predict_scaled", "similar_items", "unit_item_vectors", "user_vectors", "table_rows", "pad_to_bucket"]
 
 # Users scored per call of the retrieval layer, and pairs per call of the model in `predict`.
 USER_CHUNK = 1024
@@ -150,12 +150,22 @@ def similar_items(model, codes, k):
     Items are compared by the cosine of their retrieval vectors (``candidate_embeddings``
     without a rating term); each item's own column is excluded.
     """
-    vectors = keras.ops.convert_to_numpy(model.candidate_embeddings())
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = unit_item_vectors(model)
     own = sp.csr_matrix((np.ones(len(codes), dtype=bool), (np.arange(len(codes)), codes)), shape=(len(codes), model.n_items))
     retrieval = ExcludingRetrieval(candidate_embeddings=vectors, k=k)
     rows, ranks, items, scores = _run(retrieval, lambda chunk: vectors[codes[chunk]], len(codes), own, None, model.n_items)
     return codes[rows], ranks, items, scores
+
+
+def unit_item_vectors(model, new_rows=None):
+    """The items' retrieval vectors (``candidate_embeddings`` without a rating term), scaled to unit length.
+
+    Items of ``new_rows`` (table rows of items absent from ``fit``) come after the fitted ones.
+    """
+    vectors = keras.ops.convert_to_numpy(model.candidate_embeddings())
+    if new_rows is not None:
+        vectors = np.concatenate([vectors, keras.ops.convert_to_numpy(model.candidate_embeddings(rows=new_rows))])
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def user_inputs(model, codes, history):

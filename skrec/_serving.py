@@ -11,11 +11,11 @@ import scipy.sparse as sp
 
 from skrec import metrics
 from skrec._audiences import audiences
-from skrec._diversity import pool_size, rerank, unit_item_vectors
+from skrec._diversity import pool_size, rerank
 from skrec._explain import UserParts, explanation_frame
 from skrec._new_ids import extended_codes, new_ids, rate_folded, rate_pairs
 from skrec._requests import answer, folded_users
-from skrec._retrieval import predict_scaled, similar_items, table_rows
+from skrec._retrieval import predict_scaled, similar_items, table_rows, unit_item_vectors
 from skrec._training import multitask_score
 from skrec._validation import check_exclusions, check_history, check_id_list, check_item_list, check_k, check_side_frame
 from skrec._warnings import warn
@@ -77,12 +77,13 @@ def predict_codes(model, interactions, u, i, new=None, folded=None):
         pairs = known & ~fitted
         scaled = rate_pairs(model, u[pairs], i[pairs], interactions.seen, new["user"], new["item"])
         out[pairs] = scaled * interactions.span + low
-    personal = known if folded is None else known | ((folded[0] >= 0) & (i >= 0))
-    if (personal & ~known).any():
-        pairs, rows = personal & ~known, folded[0][personal & ~known]
+    pairs = np.zeros(len(u), bool) if folded is None else ~known & (folded[0] >= 0) & (i >= 0)
+    if pairs.any():
+        rows = folded[0][pairs]
         out[pairs] = rate_folded(model, folded[1][rows], folded[2][rows], i[pairs], None if new is None else new["item"]) * interactions.span + low
-    if not personal.all():
-        out[~personal] = _cold_start(interactions, u[~personal], i[~personal])
+    cold = ~known & ~pairs
+    if cold.any():
+        out[cold] = _cold_start(interactions, u[cold], i[cold])
     return np.clip(out, low, high)
 
 
@@ -285,7 +286,7 @@ def audience_frame(model, interactions, cols, item_ids, k, *, exclude_seen, cand
 
 def _candidate_users(candidates, interactions):
     """The sorted codes of the user ids ``candidates`` (``recommend_users``), all seen in ``fit``."""
-    ids = check_item_list(candidates, name="candidates")
+    ids = check_item_list(candidates, name="candidates", of="user")
     interactions.users.check_kind(ids, "`candidates`")
     codes = interactions.users.transform(ids)
     _check_known(ids[codes < 0], "user id(s) of `candidates` not seen in fit")
@@ -311,27 +312,30 @@ def explain_frame(model, interactions, cols, pairs, k, history, ranking_weight, 
     codes = interactions.users.transform(user_ids)
     ridge = (ridge_weight(model, ranking_weight), ridge_count(model, interactions))
     folded_ids, vectors, _, folded_seen = folded_users(model, interactions, user_ids, history, ridge)
-    rows = np.where(codes >= 0, codes, len(interactions.users) + folded_ids.get_indexer(user_ids))
-    _check_known(user_ids[(codes < 0) & (folded_ids.get_indexer(user_ids) < 0)], "user id(s) neither seen in fit nor folded in from `history`")
-    parts = _user_parts(model, interactions, vectors, folded_seen)
+    position = folded_ids.get_indexer(user_ids)
+    _check_known(user_ids[(codes < 0) & (position < 0)], "user id(s) neither seen in fit nor folded in from `history`")
+    known, known_rows = np.unique(codes[codes >= 0], return_inverse=True)
+    rows = np.empty(len(codes), np.int64)
+    rows[codes >= 0], rows[codes < 0] = known_rows, len(known) + position[codes < 0]
+    parts = _user_parts(model, interactions, known, vectors, folded_seen)
     return explanation_frame(model, parts, rows, items, rating_blend, k, (user_ids, item_ids, *cols, interactions.items.index))
 
 
-def _user_parts(model, interactions, folded, folded_seen):
-    """:class:`UserParts` of every fitted user, then of the folded-in users (vectors ``folded``, histories ``folded_seen``).
+def _user_parts(model, interactions, known, folded, folded_seen):
+    """:class:`UserParts` of the fitted users ``known`` (codes), then of the folded-in users (vectors ``folded``, histories ``folded_seen``).
 
     A fitted user's vector is its own row, its features' sum and the SVD++ term; a folded-in
     user's is the SVD++ term of its history and the rest (the fold-in's ridge step).
     """
-    dim, users = model.embedding_dim, np.arange(len(interactions.users))
-    own = np.asarray(model.user_embedding.embeddings.value, dtype=np.float64)[:, :dim]
-    history = sp.vstack([interactions.seen, folded_seen]).tocsr()
+    dim = model.embedding_dim
+    own = np.asarray(model.user_embedding.embeddings.value, dtype=np.float64)[known, :dim]
+    history = sp.vstack([interactions.seen[known], folded_seen]).tocsr()
     svdpp = np.zeros((len(folded), dim))
     if model.implicit_feedback and len(folded):
         counts = np.maximum(np.diff(folded_seen.indptr), 1)
         svdpp = (folded_seen.astype(np.float64) @ np.asarray(model.implicit_embedding.embeddings.value, dtype=np.float64)) / np.sqrt(counts)[:, None]
     parts = {"user": np.concatenate([own, folded - svdpp])}
     if model.feature_names["user"]:
-        features = table_rows(model, "user", users)[:, :dim] - own
+        features = table_rows(model, "user", known)[:, :dim] - own if len(known) else own
         parts["user features"] = np.concatenate([features, np.zeros((len(folded), dim))])
     return UserParts(parts, history)

@@ -462,10 +462,10 @@ def rating_name(y):
     return name if isinstance(name, str) and name else "rating"
 
 
-def check_item_list(items, *, name):
-    """A list-like of item ids (not a string, not a frame) as a pandas Index, each id of its own type."""
+def check_item_list(items, *, name, of="item"):
+    """A list-like of ``of`` ids (item ids unless said; not a string, not a frame) as a pandas Index, each id of its own type."""
     if isinstance(items, (str, bytes, pd.DataFrame)) or not np.iterable(items):
-        raise TypeError(f"`{name}` must be a list-like of item ids; got {type(items).__name__}.")
+        raise TypeError(f"`{name}` must be a list-like of {of} ids; got {type(items).__name__}.")
     ids = pd.Index(list(items), dtype=object if not len(items) else None)
     _check_none_missing(ids, name)
     return ids

@@ -778,7 +778,7 @@ def _item_codes(interactions, item_ids, owner):
 
 def _model_item_vectors(estimator, item_ids, owner):
     """The model's retrieval vectors of ``item_ids`` (items seen in ``fit``)."""
-    from skrec._diversity import unit_item_vectors  # imports Keras, which `import skrec.metrics` does not
+    from skrec._retrieval import unit_item_vectors  # imports Keras, which `import skrec.metrics` does not
 
     member = _fitted_member(estimator)
     return unit_item_vectors(member.model_)[_item_codes(member._interactions_, item_ids, owner)]
