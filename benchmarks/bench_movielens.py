@@ -43,7 +43,7 @@ K = 10
 #: The defaults before issue 13's last change (docs/defaults.md, "The two recipes"):
 #: the retrieval recipe on rated data, without the item-side implicit term.
 FORMER = {"item_implicit_feedback": False, "max_history": 32, "l2_form": "per_interaction",
-          "lr_schedule": "constant", "learning_rate": 0.003, "swa_fraction": 0.5}
+          "lr_schedule": "constant", "learning_rate": 0.003, "swa_fraction": 0.5, "batch_size": 1024}
 INTRO = """\
 One `MultiTaskRecommender` with its default parameters, fitted once per fold, against the
 classic libraries and the strongest baselines on both tasks. Targets, as five-fold means:

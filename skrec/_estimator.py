@@ -109,12 +109,15 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Further keyword arguments of the optimizer; also settable one by one as
         ``optimizer__<name>`` (e.g. ``set_params(optimizer__beta_1=0.8)``).
     learning_rate : "auto" or float, default="auto"
-        (Initial) learning rate, ``> 0``. ``"auto"`` follows the schedule (:doc:`/recipe`).
+        (Initial) learning rate, ``> 0``. ``"auto"`` follows the schedule, scaled by the square
+        root of ``batch_size`` over the schedule's own (:doc:`/recipe`).
     lr_schedule : {"auto", "constant", "cosine"}, default="auto"
         ``"cosine"`` decays the rate to 0 over ``epochs`` (Keras ``CosineDecay``).
         ``"auto"``: :doc:`/recipe`.
-    batch_size : int, default=1024
+    batch_size : "auto" or int, default="auto"
         Training rows per step; the last batch of an epoch is completed from its start.
+        ``"auto"``: 2,048 under a cosine schedule (1,024 when an epoch would have fewer than 32
+        steps), 1,024 under a constant one (:doc:`/recipe`).
     epochs : int, default=24
         Maximum passes over the training rows.
     early_stopping : bool, default=False
@@ -229,7 +232,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         optimizer_params=None,
         learning_rate="auto",
         lr_schedule="auto",
-        batch_size=1024,
+        batch_size="auto",
         epochs=24,
         early_stopping=False,
         validation_fraction=0.05,
@@ -320,12 +323,12 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         ratings = check_ratings(y, len(user_ids))
         weights = check_sample_weight(sample_weight, len(user_ids))
         frames = check_side_frames(users, items, self.user_col, self.item_col, (user_ids, item_ids))
-        _fitting.check_devices(self.batch_size)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         params, fitted = self.get_params(deep=False), self._fitted()
         features = _fitting.side_features(params, frames, fitted)
         data = _fitting.training_set(params, user_ids, item_ids, ratings, weights, seed, features, fitted)
         recipe = _fitting.recipe_for(params, data, fitted)
+        _fitting.check_devices(recipe.batch_size)
         model = _fitting.build_model(params, recipe, data, seed, features, fitted)
         history = _fitting.train_model(params, recipe, model, data, seed)
         # Fitted state is only set once training succeeded: an interrupted fit leaves the

@@ -142,7 +142,7 @@ def train_model(params, recipe, model, data, seed):
         optimizer_params=params["optimizer_params"],
         learning_rate=recipe.learning_rate,
         lr_schedule=recipe.lr_schedule,
-        batch_size=int(params["batch_size"]),
+        batch_size=recipe.batch_size,
         epochs=int(params["epochs"]),
         early_stopping=bool(params["early_stopping"]),
         n_iter_no_change=int(params["n_iter_no_change"]),

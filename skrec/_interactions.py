@@ -507,6 +507,17 @@ def list_entries_bound(users, list_lengths, group_size, batch_size):
     return int(np.ceil(packed)) + 4 * int(value.max(initial=0))
 
 
+def capped_lists_bound(lists, cap, batch_size):
+    """The most entries the capped lists (rows of CSR ``lists``, each cut to ``cap``) of ``batch_size`` distinct rows can hold.
+
+    A batch of ``batch_size`` rows names at most that many distinct items, each giving one
+    rater list: the bound is the sum of the longest ``batch_size`` capped lengths.
+    """
+    lengths = np.diff(lists.indptr)
+    lengths = np.sort(lengths if cap is None else np.minimum(lengths, cap))[::-1]
+    return max(1, int(lengths[:batch_size].sum()))
+
+
 def grouped_order(users, group_size, rng):
     """A random order of rows in which each user's rows come in runs of at most ``group_size``.
 
@@ -602,6 +613,7 @@ class RatingBatches(keras.utils.PyDataset):
             self._history_bound = _round_up(list_entries_bound(self._data[0], lengths, group_size, batch_size), multiple)
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
+        self._rater_bound = None if raters is None else _round_up(capped_lists_bound(raters, max_raters, batch_size), multiple)
         # Rounded up to the number of devices: under data parallelism every input is split across them.
         self._n_slots = _round_up(slot_bound(users, group_size, batch_size), multiple) if slot_rows and history is not None else None
 
@@ -663,8 +675,9 @@ class RatingBatches(keras.utils.PyDataset):
         return out
 
     def rater_budget(self, n_rows):
-        """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row, at least one."""
-        return n_rows * max(1, -(-self._max_raters // RATER_BUDGET_DIVISOR))
+        """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row (at least one), or fewer when no batch can hold that many (:func:`capped_lists_bound`)."""
+        cap = self._max_raters or int(np.diff(self._raters.indptr).max(initial=1))
+        return max(self._multiple, min(n_rows * max(1, -(-cap // RATER_BUDGET_DIVISOR)), self._rater_bound))
 
     def _rater_inputs(self, items, rng):
         """The rater lists of the batch's distinct items, padded to :meth:`rater_budget` entries."""

@@ -44,10 +44,16 @@ SEED_PARAMS = {
 
 #: Training rows that must hold a rating for the rating recipe (else the retrieval recipe).
 RATING_RECIPE_SHARE = 0.5
-#: The rating recipe's training: per-id penalty, cosine rate from 0.006, no weight averaging.
-RATING_RECIPE = {"l2_form": "per_id", "lr_schedule": "cosine", "learning_rate": 0.006, "swa_fraction": 0.0}
-#: The retrieval recipe's: per-interaction penalty, constant 0.003, the last half of the epochs averaged.
-RETRIEVAL_RECIPE = {"l2_form": "per_interaction", "lr_schedule": "constant", "learning_rate": 0.003, "swa_fraction": 0.5}
+#: The rating recipe's training: per-id penalty, batches of 2,048, cosine rate from 0.0085, no weight averaging.
+RATING_RECIPE = {"l2_form": "per_id", "lr_schedule": "cosine", "batch_size": 2048, "learning_rate": 0.0085, "swa_fraction": 0.0}
+#: The retrieval recipe's: per-interaction penalty, batches of 1,024, constant 0.003, the last half of the epochs averaged.
+RETRIEVAL_RECIPE = {"l2_form": "per_interaction", "lr_schedule": "constant", "batch_size": 1024, "learning_rate": 0.003, "swa_fraction": 0.5}
+#: Each recipe's rate is for its own batch size; ``learning_rate="auto"`` with another
+#: ``batch_size`` scales it by ``sqrt(batch_size / the recipe's)`` (the square-root rule for Adam).
+#: ``batch_size="auto"`` halves the recipe's batch (down to 1,024) until an epoch has this many steps.
+MIN_STEPS_PER_EPOCH = 32
+_FORMER_BATCH_SIZE = 1024  # of models fitted before recipes were kept
+_FORMER_RATES = {"cosine": 0.006, "constant": 0.003}
 #: ``l2="auto"`` per form: ``base * max(1, reference / n)`` for ``n`` (rated, under per_id) rows per id.
 L2_RULES = {"per_interaction": (0.025, 64.0), "per_id": (0.05, 32.0)}
 #: ``rater_penalty``: ``base * max(1, reference / n)`` for ``n`` rated rows per item, at most 1.
@@ -117,6 +123,7 @@ class Recipe:
     l2_form : {"per_interaction", "per_id"}
     l2 : float
     lr_schedule : {"constant", "cosine"}
+    batch_size : int
     learning_rate : float
     swa_fraction : float
     retrieval_negatives : {"catalogue", "sampled", "in_batch"}
@@ -135,6 +142,7 @@ class Recipe:
     l2_form: str
     l2: float
     lr_schedule: str
+    batch_size: int
     learning_rate: float
     swa_fraction: float
     retrieval_negatives: str
@@ -160,16 +168,21 @@ class Recipe:
         stats = None if self.stats is None else dataclasses.asdict(self.stats)
         return {**self.settings(), "reasons": [list(pair) for pair in self.reasons], "stats": stats}
 
+    def __setstate__(self, state):
+        # A recipe pickled before it held the batch size: that of the defaults then.
+        self.__dict__.update({"batch_size": _FORMER_BATCH_SIZE, **state})
+
     @classmethod
     def from_json(cls, data):
         """The recipe written by :meth:`to_json`."""
         stats = None if data.get("stats") is None else DataStats(**data["stats"])
         fields = {key: value for key, value in data.items() if key not in ("reasons", "stats")}
+        fields.setdefault("batch_size", _FORMER_BATCH_SIZE)  # a file written before the recipe held it
         return cls(**fields, reasons=tuple(tuple(pair) for pair in data.get("reasons", ())), stats=stats)
 
 
 #: The parameters whose ``"auto"`` a rule of :func:`resolve_recipe` resolves to one value.
-AUTO_PARAMS = ("l2_form", "l2", "lr_schedule", "learning_rate", "swa_fraction", "retrieval_negatives")
+AUTO_PARAMS = ("l2_form", "l2", "lr_schedule", "batch_size", "learning_rate", "swa_fraction", "retrieval_negatives")
 
 
 def _is_auto(value):
@@ -213,7 +226,8 @@ def resolve_recipe(params, stats, fitted=None):
     take("lr_schedule", training["lr_schedule"], basis)
     cosine = values["lr_schedule"] == "cosine"
     schedule_rule = RATING_RECIPE if cosine else RETRIEVAL_RECIPE
-    take("learning_rate", schedule_rule["learning_rate"], f"a {values['lr_schedule']} schedule")
+    take("batch_size", *_auto_batch_size(schedule_rule["batch_size"], values["lr_schedule"], stats.n_rows))
+    take("learning_rate", *_auto_learning_rate(schedule_rule, values["lr_schedule"], values["batch_size"]))
     take("swa_fraction", schedule_rule["swa_fraction"], f"a {values['lr_schedule']} schedule")
     take("l2", *_auto_l2(values["l2_form"], stats))
     take("retrieval_negatives", *_auto_negatives(params["n_negatives"], stats.n_items))
@@ -225,7 +239,7 @@ def resolve_recipe(params, stats, fitted=None):
 
 
 def _recipe(values, reasons, stats):
-    values = {**values, "l2": float(values["l2"]), "learning_rate": float(values["learning_rate"]), "swa_fraction": float(values["swa_fraction"])}
+    values = {**values, "l2": float(values["l2"]), "batch_size": int(values["batch_size"]), "learning_rate": float(values["learning_rate"]), "swa_fraction": float(values["swa_fraction"])}
     order = [f.name for f in dataclasses.fields(Recipe) if f.name in values]
     return Recipe(**values, reasons=tuple((name, reasons[name]) for name in order), stats=stats)
 
@@ -239,6 +253,24 @@ def _auto_l2(form, stats):
         n, what = max(n * (stats.rated_share or 1.0), 1.0), ("rated rows" if stats.rated_share else "rows")
     relation = f">= {reference:g}" if n >= reference else f"< {reference:g}: {base:g} * {reference:g} / n"
     return base * max(1.0, reference / n), f"n = {n:.1f} {what} per user or item {relation}"
+
+
+def _auto_batch_size(batch_size, schedule, n_rows):
+    """``(batch size, why)``: the schedule's, halved down to 1,024 while an epoch would have fewer than ``MIN_STEPS_PER_EPOCH`` steps."""
+    why = f"a {schedule} schedule"
+    if batch_size <= _FORMER_BATCH_SIZE or n_rows >= MIN_STEPS_PER_EPOCH * batch_size:
+        return batch_size, why
+    while batch_size > _FORMER_BATCH_SIZE and n_rows < MIN_STEPS_PER_EPOCH * batch_size:
+        batch_size //= 2
+    return batch_size, f"{why}, {n_rows:,} rows < {MIN_STEPS_PER_EPOCH} steps of {2 * batch_size:,}"
+
+
+def _auto_learning_rate(rule, schedule, batch_size):
+    """``(learning rate, why)``: the schedule's rate, scaled by the square root of ``batch_size`` over the recipe's."""
+    rate, reference, why = rule["learning_rate"], rule["batch_size"], f"a {schedule} schedule"
+    if int(batch_size) == reference:
+        return rate, why
+    return rate * math.sqrt(int(batch_size) / reference), f"{why}: {rate:g} * sqrt(batch_size {int(batch_size):,} / {reference:,})"
 
 
 def _auto_negatives(n_negatives, n_items):
@@ -301,7 +333,8 @@ def recipe_of_model(params, model):
     recipe its ``l2_form`` belongs to, as ``"auto"`` chose both together.
     """
     training = RATING_RECIPE if model.l2_form == "per_id" else RETRIEVAL_RECIPE
-    values = {name: training[name] if _is_auto(params[name]) else params[name] for name in ("lr_schedule", "learning_rate", "swa_fraction")}
+    training = {**training, "learning_rate": _FORMER_RATES[training["lr_schedule"]], "batch_size": _FORMER_BATCH_SIZE}
+    values = {name: training[name] if _is_auto(params[name]) else params[name] for name in ("lr_schedule", "batch_size", "learning_rate", "swa_fraction")}
     values.update(
         l2_form=model.l2_form,
         l2=model.l2,

@@ -101,7 +101,7 @@ class RowSparsePlan:
         for space, keys in self.keys.items():
             keys = [k for k in keys if k in inputs]
             ids = np.concatenate([np.asarray(inputs[k]).ravel() for k in keys])
-            rows, inverse = _sorted_unique(ids)
+            rows, inverse = _sorted_unique(ids, self.sizes[space])
             length = min(len(ids), self.sizes[space])
             out[f"rows:{space}"] = np.concatenate([rows, np.full(length - len(rows), self.sizes[space])]).astype("int32")
             for key, part in zip(keys, np.split(inverse.astype("int32"), np.cumsum([np.size(inputs[k]) for k in keys])[:-1])):
@@ -189,12 +189,17 @@ class RowSparsePlan:
         return value + (m * opt.momentum - grad * lr if opt.nesterov else m), [m]
 
 
-def _sorted_unique(ids):
-    """``np.unique(ids, return_inverse=True)``, by hashing then sorting the distinct ids only.
+def _sorted_unique(ids, n_rows):
+    """``np.unique(ids, return_inverse=True)`` for ids in ``[0, n_rows)``, without sorting every id.
 
-    ``pandas.factorize`` (a hash table) plus a sort of the few distinct ids is several times
-    faster than ``np.unique``'s sort of every id.
+    A table not much longer than the list is marked in a boolean mask (linear in both); a
+    longer one is hashed by ``pandas.factorize`` and only its distinct ids are sorted. Either is
+    several times faster than ``np.unique``'s sort of every id.
     """
+    if n_rows <= 8 * len(ids):
+        present = np.zeros(n_rows, dtype=bool)
+        present[ids] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[ids]
     codes, distinct = pd.factorize(ids)
     order = np.argsort(distinct)
     rank = np.empty(len(order), dtype=np.int64)

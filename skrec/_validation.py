@@ -130,7 +130,7 @@ PARAMETER_CONSTRAINTS = {
     "optimizer_params": _Check(lambda v: v is None or isinstance(v, dict), "a dict or None"),
     "learning_rate": _Check(lambda v: (isinstance(v, str) and v == "auto") or _RATE.accepts(v), f"'auto' or {_RATE}"),
     "lr_schedule": _Options("auto", "cosine", "constant"),
-    "batch_size": _Interval(numbers.Integral, 1),
+    "batch_size": _Check(lambda v: (isinstance(v, str) and v == "auto") or _Interval(numbers.Integral, 1).accepts(v), "'auto' or an int in the range [1, inf)"),
     "epochs": _Interval(numbers.Integral, 1),
     "early_stopping": _BOOL,
     "validation_fraction": _Interval(numbers.Real, 0.0, 1.0, closed="neither"),

@@ -12,9 +12,9 @@ from skrec._recipe import DataStats, Recipe, resolve_recipe
 from test_hard_inputs import _all_pairs, fit
 
 
-def stats(rated_share=1.0, per_id=100.0, per_item=100.0, n_items=1000):
+def stats(rated_share=1.0, per_id=100.0, per_item=100.0, n_items=1000, n_rows=100_000):
     """Statistics of a made-up training set."""
-    return DataStats(n_rows=10_000, n_items=n_items, rated_share=rated_share, interactions_per_id=per_id, ratings_per_item=per_item, has_ratings=rated_share > 0)
+    return DataStats(n_rows=n_rows, n_items=n_items, rated_share=rated_share, interactions_per_id=per_id, ratings_per_item=per_item, has_ratings=rated_share > 0)
 
 
 def resolve(data_stats, **params):
@@ -25,8 +25,8 @@ def resolve(data_stats, **params):
 @pytest.mark.parametrize(
     "rated, expected",
     [
-        (1.0, ("per_id", "cosine", 0.006, 0.0)),  # the rating recipe
-        (0.5, ("per_id", "cosine", 0.006, 0.0)),
+        (1.0, ("per_id", "cosine", 0.0085, 0.0)),  # the rating recipe
+        (0.5, ("per_id", "cosine", 0.0085, 0.0)),
         (0.4, ("per_interaction", "constant", 0.003, 0.5)),  # the retrieval recipe
         (0.0, ("per_interaction", "constant", 0.003, 0.5)),
     ],
@@ -34,15 +34,34 @@ def resolve(data_stats, **params):
 def test_auto_settings_follow_the_share_of_rated_rows(rated, expected):
     recipe = resolve(stats(rated_share=rated))
     assert (recipe.l2_form, recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction) == expected
+    assert recipe.batch_size == (2048 if expected[1] == "cosine" else 1024)
+
+
+@pytest.mark.parametrize("batch_size, factor", [("auto", 1.0), (2048, 1.0), (1024, 0.5**0.5), (8192, 2.0)])
+def test_auto_learning_rate_scales_with_the_square_root_of_the_batch_size(batch_size, factor):
+    rating, retrieval = resolve(stats(), batch_size=batch_size), resolve(stats(rated_share=0.0), batch_size=batch_size)
+    assert rating.learning_rate == pytest.approx(0.0085 * factor)  # its own batch: 2,048
+    assert rating.batch_size == (2048 if batch_size == "auto" else batch_size)
+    assert ("sqrt(batch_size" in dict(rating.reasons)["learning_rate"]) == (batch_size not in ("auto", 2048))
+    own = 1024 if batch_size == "auto" else batch_size  # the retrieval recipe's own batch: 1,024
+    assert retrieval.learning_rate == pytest.approx(0.003 * (own / 1024) ** 0.5) and retrieval.batch_size == own
+    assert resolve(stats(), batch_size=batch_size, learning_rate=0.01).learning_rate == 0.01  # a given rate is not scaled
+
+
+@pytest.mark.parametrize("n_rows, batch_size, rate", [(65536, 2048, 0.0085), (65535, 1024, 0.0085 * 0.5**0.5), (500, 1024, 0.0085 * 0.5**0.5)])
+def test_auto_batch_size_keeps_32_steps_per_epoch_down_to_1024_rows(n_rows, batch_size, rate):
+    recipe = resolve(stats(n_rows=n_rows))
+    assert recipe.batch_size == batch_size and recipe.learning_rate == pytest.approx(rate)
+    assert ("32 steps" in dict(recipe.reasons)["batch_size"]) == (batch_size == 1024)
 
 
 def test_explicit_settings_beat_the_recipes():
     recipe = resolve(stats(rated_share=0.0), lr_schedule="cosine", swa_fraction=0.25)
-    assert (recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction) == ("cosine", 0.006, 0.25)
+    assert (recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction) == ("cosine", 0.0085, 0.25)
     recipe = resolve(stats(), learning_rate=0.01)
     assert (recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction) == ("cosine", 0.01, 0.0)
     recipe = resolve(stats(), lr_schedule="constant")
-    assert (recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction) == ("constant", 0.003, 0.5)
+    assert (recipe.lr_schedule, recipe.learning_rate, recipe.swa_fraction, recipe.batch_size) == ("constant", 0.003, 0.5, 1024)
     assert resolve(stats(), l2_form="per_interaction").l2_form == "per_interaction"
     assert resolve(stats(), l2=0.01).l2 == 0.01
     assert dict(resolve(stats(), l2=0.01).reasons)["l2"] == "given"
@@ -90,7 +109,7 @@ def test_rating_biases_learn_slower_by_the_root_of_the_rated_share():
 def test_printing_a_recipe_shows_every_setting_and_what_decided_it():
     text = str(resolve(stats(rated_share=0.3, per_id=20.0, n_items=5000), l2=0.01))
     lines = text.splitlines()
-    assert lines[0].startswith("fitted on 10,000 training rows, 30% rated")
+    assert lines[0].startswith("fitted on 100,000 training rows, 30% rated")
     for name in Recipe.__dataclass_fields__:
         if name not in ("reasons", "stats"):
             assert any(line.split()[0] == name for line in lines[2:]), name

@@ -17,6 +17,7 @@ from skrec import MultiTaskRecommender
 from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
 from skrec._keras import keras
 from skrec._model import MultiTaskModel
+from skrec._row_sparse import _sorted_unique
 
 from test_estimator import FAST, make_ratings
 
@@ -178,6 +179,15 @@ def test_unsupported_optimizer_options_fall_back_to_the_dense_step(monkeypatch):
     assert planned[0] is None and planned[1] is None and planned[2] is not None
 
 
+@pytest.mark.parametrize("n_rows", [50, 5000])  # a mask over the table, and a hash of the ids
+def test_distinct_ids_and_positions_are_numpys_unique(n_rows):
+    ids = np.random.default_rng(0).integers(0, n_rows, 300)
+    rows, inverse = _sorted_unique(ids, n_rows)
+    expected_rows, expected_inverse = np.unique(ids, return_inverse=True)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(inverse, expected_inverse)
+
+
 # ------------------------------------------------------------------------------ batches
 def test_grouped_order_is_a_permutation_with_short_runs_per_user():
     users = np.repeat(np.arange(5), [1, 3, 9, 17, 2])
@@ -221,7 +231,8 @@ def test_rater_lists_fit_half_the_cap_per_row_and_lower_every_cap_when_they_woul
     rows = np.arange(16) * n_raters  # one rating of each item
     batches = RatingBatches(users[rows], items[rows], np.zeros(16, "float32"), 16, 0, raters=raters, max_raters=8)
     x, _, _ = batches[0]
-    assert x["rater_user"].shape == (64,)
+    # 16 lists of 3 raters need 48 entries: no batch needs the 64 of the budget
+    assert x["rater_user"].shape == (min(64, 16 * min(n_raters, 8)),)
     kept = x["rater_weight"] > 0
     per_item = np.bincount(x["rater_row"][kept], minlength=16)
     assert (per_item == expected_cap).all()
@@ -231,6 +242,24 @@ def test_rater_lists_fit_half_the_cap_per_row_and_lower_every_cap_when_they_woul
     for item in range(16):  # a sample without repeats of the item's own raters
         listed = x["rater_user"][kept][x["rater_row"][kept] == item]
         assert len(set(listed)) == expected_cap and set(listed) <= set(range(n_raters))
+
+
+def test_rater_lists_padded_to_what_a_batch_can_hold_are_the_same_lists():
+    # 30 items with 1..30 raters, batches of 64 rows: every batch holds at most the 30 items, so
+    # their lists (cap 16) need at most sum(min(n, 16)) entries, not 64 * 8.
+    rng = np.random.default_rng(0)
+    items = np.repeat(np.arange(30), np.arange(1, 31))
+    users = np.concatenate([rng.choice(50, n, replace=False) for n in range(1, 31)])
+    raters = sp.csr_matrix((np.ones(len(users), dtype=bool), (items, users)))
+    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 64, 0, raters=raters, max_raters=16)  # noqa: E731
+    bounded, unbounded = make(), make()
+    unbounded._rater_bound = 10**9
+    bound = int(np.minimum(np.arange(1, 31), 16).sum())  # 224
+    for index in range(len(bounded)):
+        (x, _, _), (y, _, _) = bounded[index], unbounded[index]
+        assert x["rater_user"].shape == (bound,) and y["rater_user"].shape == (64 * 8,)
+        for key in ("rater_user", "rater_row", "rater_weight"):
+            np.testing.assert_array_equal(x[key][x["rater_weight"] > 0], y[key][y["rater_weight"] > 0])
 
 
 # ------------------------------------------------------------------------------ softmax per user
