@@ -513,8 +513,7 @@ def capped_lists_bound(lists, cap, batch_size):
     A batch of ``batch_size`` rows names at most that many distinct items, each giving one
     rater list: the bound is the sum of the longest ``batch_size`` capped lengths.
     """
-    lengths = np.diff(lists.indptr)
-    lengths = np.sort(lengths if cap is None else np.minimum(lengths, cap))[::-1]
+    lengths = np.sort(np.minimum(np.diff(lists.indptr), cap))[::-1]
     return max(1, int(lengths[:batch_size].sum()))
 
 
@@ -676,8 +675,7 @@ class RatingBatches(keras.utils.PyDataset):
 
     def rater_budget(self, n_rows):
         """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row (at least one), or fewer when no batch can hold that many (:func:`capped_lists_bound`)."""
-        cap = self._max_raters or int(np.diff(self._raters.indptr).max(initial=1))
-        return max(self._multiple, min(n_rows * max(1, -(-cap // RATER_BUDGET_DIVISOR)), self._rater_bound))
+        return min(n_rows * max(1, -(-self._max_raters // RATER_BUDGET_DIVISOR)), self._rater_bound)
 
     def _rater_inputs(self, items, rng):
         """The rater lists of the batch's distinct items, padded to :meth:`rater_budget` entries."""

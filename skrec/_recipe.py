@@ -50,8 +50,9 @@ RATING_RECIPE = {"l2_form": "per_id", "lr_schedule": "cosine", "batch_size": 204
 RETRIEVAL_RECIPE = {"l2_form": "per_interaction", "lr_schedule": "constant", "batch_size": 1024, "learning_rate": 0.003, "swa_fraction": 0.5}
 #: Each recipe's rate is for its own batch size; ``learning_rate="auto"`` with another
 #: ``batch_size`` scales it by ``sqrt(batch_size / the recipe's)`` (the square-root rule for Adam).
-#: ``batch_size="auto"`` halves the recipe's batch (down to 1,024) until an epoch has this many steps.
+#: ``batch_size="auto"`` halves the recipe's batch, down to ``SMALL_SET_BATCH_SIZE``, until an epoch has this many steps.
 MIN_STEPS_PER_EPOCH = 32
+SMALL_SET_BATCH_SIZE = 1024
 _FORMER_BATCH_SIZE = 1024  # of models fitted before recipes were kept
 _FORMER_RATES = {"cosine": 0.006, "constant": 0.003}
 #: ``l2="auto"`` per form: ``base * max(1, reference / n)`` for ``n`` (rated, under per_id) rows per id.
@@ -256,13 +257,11 @@ def _auto_l2(form, stats):
 
 
 def _auto_batch_size(batch_size, schedule, n_rows):
-    """``(batch size, why)``: the schedule's, halved down to 1,024 while an epoch would have fewer than ``MIN_STEPS_PER_EPOCH`` steps."""
-    why = f"a {schedule} schedule"
-    if batch_size <= _FORMER_BATCH_SIZE or n_rows >= MIN_STEPS_PER_EPOCH * batch_size:
-        return batch_size, why
-    while batch_size > _FORMER_BATCH_SIZE and n_rows < MIN_STEPS_PER_EPOCH * batch_size:
-        batch_size //= 2
-    return batch_size, f"{why}, {n_rows:,} rows < {MIN_STEPS_PER_EPOCH} steps of {2 * batch_size:,}"
+    """``(batch size, why)``: the schedule's, halved down to ``SMALL_SET_BATCH_SIZE`` while an epoch would have fewer than ``MIN_STEPS_PER_EPOCH`` steps."""
+    size, why = batch_size, f"a {schedule} schedule"
+    while size > SMALL_SET_BATCH_SIZE and n_rows < MIN_STEPS_PER_EPOCH * size:
+        size //= 2
+    return size, why if size == batch_size else f"{why}, {n_rows:,} rows < {MIN_STEPS_PER_EPOCH} steps of {batch_size:,}"
 
 
 def _auto_learning_rate(rule, schedule, batch_size):

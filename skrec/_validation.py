@@ -98,6 +98,11 @@ def _feature_spec(value):
     )
 
 
+def _auto_or(constraint):
+    """``"auto"`` or a value ``constraint`` accepts."""
+    return _Check(lambda v: (isinstance(v, str) and v == "auto") or constraint.accepts(v), f"'auto' or {constraint}")
+
+
 _FEATURES = _Check(_feature_spec, "'auto', None or a scikit-learn transformer (an object with fit and transform)")
 _BOOL = _Options(True, False)
 _WEIGHT = _Interval(numbers.Real, 0.0)
@@ -120,7 +125,7 @@ PARAMETER_CONSTRAINTS = {
     "n_negatives": _Interval(numbers.Integral, 1),
     "retrieval_weight": _WEIGHT,
     "ranking_weight": _WEIGHT,
-    "l2": _Check(lambda v: (isinstance(v, str) and v == "auto") or _WEIGHT.accepts(v), f"'auto' or {_WEIGHT}"),
+    "l2": _auto_or(_WEIGHT),
     "l2_form": _Options("auto", "per_interaction", "per_id"),
     "rating_blend": _WEIGHT,
     "item_item": _Options("auto", "ease", None),
@@ -128,9 +133,9 @@ PARAMETER_CONSTRAINTS = {
     "item_item_l2": _Interval(numbers.Real, 0.0, closed="neither"),
     "optimizer": _Check(lambda v: isinstance(v, str) and bool(v), "the name of a Keras optimizer, e.g. 'adam'"),
     "optimizer_params": _Check(lambda v: v is None or isinstance(v, dict), "a dict or None"),
-    "learning_rate": _Check(lambda v: (isinstance(v, str) and v == "auto") or _RATE.accepts(v), f"'auto' or {_RATE}"),
+    "learning_rate": _auto_or(_RATE),
     "lr_schedule": _Options("auto", "cosine", "constant"),
-    "batch_size": _Check(lambda v: (isinstance(v, str) and v == "auto") or _Interval(numbers.Integral, 1).accepts(v), "'auto' or an int in the range [1, inf)"),
+    "batch_size": _auto_or(_Interval(numbers.Integral, 1)),
     "epochs": _Interval(numbers.Integral, 1),
     "early_stopping": _BOOL,
     "validation_fraction": _Interval(numbers.Real, 0.0, 1.0, closed="neither"),
