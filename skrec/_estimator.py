@@ -98,11 +98,13 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         Add ``item_item_weight * x_u B`` to the ranking score, with ``x_u`` the user's history
         and ``B`` EASE's item-item weights (Steck, WWW 2019), solved once per ``fit`` in
         ``O(n_items^3)`` time and ``4 * n_items^2`` bytes. ``"auto"``: :doc:`/recipe`.
-    item_item_weight : float, default=4.0
+    item_item_weight : "auto" or float, default="auto"
         Weight of the item-item term in the ranking score, ``>= 0``; ``0`` turns it off.
-    item_item_l2 : float, default=500.0
+        ``"auto"``: ``2000 / item_item_l2`` (4 at a penalty of 500), see :doc:`/recipe`.
+    item_item_l2 : "auto" or float, default="auto"
         EASE's L2 penalty (its lambda), in interactions; a value too small for the solve
-        raises ``ValueError`` before training.
+        raises ``ValueError`` before training. ``"auto"``: chosen by NDCG@10 on a per-user
+        holdout of the seen pairs (as EASE's paper chooses it), see :doc:`/recipe`.
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adagrad"``, ``"sgd"``, ``"rmsprop"``, ...).
     optimizer_params : dict or None, default=None
@@ -226,8 +228,8 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         l2_form="auto",
         rating_blend=2.0,
         item_item="auto",
-        item_item_weight=4.0,
-        item_item_l2=500.0,
+        item_item_weight="auto",
+        item_item_l2="auto",
         optimizer="adam",
         optimizer_params=None,
         learning_rate="auto",
@@ -327,7 +329,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
         params, fitted = self.get_params(deep=False), self._fitted()
         features = _fitting.side_features(params, frames, fitted)
         data = _fitting.training_set(params, user_ids, item_ids, ratings, weights, seed, features, fitted)
-        recipe = _fitting.recipe_for(params, data, fitted)
+        recipe = _fitting.recipe_for(params, data, seed, fitted)
         _fitting.check_devices(recipe.batch_size)
         model = _fitting.build_model(params, recipe, data, seed, features, fitted)
         history = _fitting.train_model(params, recipe, model, data, seed)
@@ -567,7 +569,7 @@ class MultiTaskRecommender(RegressorMixin, BaseEstimator):
             ``"rank"`` (1 = best), ``item_col``, ``"score"`` and ``item_info_``'s. ``score``
             is the ranking score: the retrieval logit, plus ``rating_blend`` times the
             predicted rating on ``[0, 1]`` (without the user's bias), plus with ``item_item_``
-            ``item_item_weight`` times EASE's score of the history; for unknown users, the
+            ``recipe_.item_item_weight`` times EASE's score of the history; for unknown users, the
             item's number of users in ``fit``. With ``diversity``, ranks follow the re-ranking
             and ``score`` stays each item's own.
 

@@ -5,6 +5,7 @@ and, for a warm start, the fitted state it continues (:class:`Fitted`); none of 
 ``"auto"`` parameter: the model and the training read the :class:`~skrec._recipe.Recipe`.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 
 from skrec._features import SideFeatures, encode_features, padded_features, unpadded_features
 from skrec._interactions import Interactions, build_training_set
+from skrec._item_item import validated_l2
 from skrec._model import MultiTaskModel, check_same_architecture, copy_weights
 from skrec._recipe import DataStats, Recipe, resolve_recipe
 from skrec._training import TrainingOptions, data_parallel_devices, train
@@ -74,9 +76,13 @@ def check_devices(batch_size):
         )
 
 
-def recipe_for(params, data, fitted=None):
-    """Step 3: the recipe of this fit (:func:`~skrec._recipe.resolve_recipe`); a warm start keeps the fitted one."""
-    return resolve_recipe(params, DataStats.of(data), None if fitted is None else fitted.recipe)
+def recipe_for(params, data, seed, fitted=None):
+    """Step 3: the recipe of this fit (:func:`~skrec._recipe.resolve_recipe`); a warm start keeps the fitted one.
+
+    EASE's penalty, when ``"auto"``, is validated on a holdout of the seen pairs drawn with ``seed``.
+    """
+    validate = functools.partial(validated_l2, data.interactions.seen, seed)
+    return resolve_recipe(params, DataStats.of(data), None if fitted is None else fitted.recipe, validate)
 
 
 def build_model(params, recipe, data, seed, features, fitted=None):
@@ -103,8 +109,8 @@ def build_model(params, recipe, data, seed, features, fitted=None):
         rating_bias_scale=recipe.rating_bias_scale,
         item_implicit_feedback=recipe.item_implicit_feedback,
         rater_penalty=recipe.rater_penalty,
-        item_item_weight=float(params["item_item_weight"]) if recipe.item_item else 0.0,
-        item_item_l2=float(params["item_item_l2"]),
+        item_item_weight=recipe.item_item_weight if recipe.item_item else 0.0,
+        item_item_l2=recipe.item_item_l2,
         l2_form=recipe.l2_form,
     )
     _initialise(model, fitted)

@@ -61,6 +61,9 @@ L2_RULES = {"per_interaction": (0.025, 64.0), "per_id": (0.05, 32.0)}
 RATER_PENALTY_RULE = (0.1, 40.0)
 #: ``item_item="auto"`` adds the EASE term to catalogues of at most this many items.
 ITEM_ITEM_MAX_ITEMS = 4096
+#: ``item_item_weight="auto"`` is ``weight * reference / item_item_l2``: the term's weight grows as the validated penalty falls.
+ITEM_ITEM_WEIGHT_RULE = (4.0, 500.0)
+_FORMER_ITEM_ITEM = {"item_item_l2": 500.0, "item_item_weight": 4.0}  # of recipes kept before they held these
 #: ``retrieval_negatives="auto"`` scores the whole catalogue up to this many times ``n_negatives`` items.
 CATALOGUE_NEGATIVES_FACTOR = 4
 
@@ -129,6 +132,10 @@ class Recipe:
     swa_fraction : float
     retrieval_negatives : {"catalogue", "sampled", "in_batch"}
     item_item : "ease" or None
+    item_item_l2 : float
+        EASE's penalty, in interactions.
+    item_item_weight : float
+        The item-item term's weight in the ranking score (0 when ``item_item`` is None).
     item_implicit_feedback : bool
     rater_penalty : float
         The rater terms' weight in the L2 penalty relative to the vectors', in ``(0, 1]``.
@@ -148,6 +155,8 @@ class Recipe:
     swa_fraction: float
     retrieval_negatives: str
     item_item: str | None
+    item_item_l2: float
+    item_item_weight: float
     item_implicit_feedback: bool
     rater_penalty: float
     rating_bias_scale: float
@@ -170,20 +179,20 @@ class Recipe:
         return {**self.settings(), "reasons": [list(pair) for pair in self.reasons], "stats": stats}
 
     def __setstate__(self, state):
-        # A recipe pickled before it held the batch size: that of the defaults then.
-        self.__dict__.update({"batch_size": _FORMER_BATCH_SIZE, **state})
+        # A recipe pickled before it held the batch size or the item-item settings: the defaults then.
+        self.__dict__.update({"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **state})
 
     @classmethod
     def from_json(cls, data):
         """The recipe written by :meth:`to_json`."""
         stats = None if data.get("stats") is None else DataStats(**data["stats"])
         fields = {key: value for key, value in data.items() if key not in ("reasons", "stats")}
-        fields.setdefault("batch_size", _FORMER_BATCH_SIZE)  # a file written before the recipe held it
+        fields = {"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **fields}  # a file written before the recipe held them
         return cls(**fields, reasons=tuple(tuple(pair) for pair in data.get("reasons", ())), stats=stats)
 
 
 #: The parameters whose ``"auto"`` a rule of :func:`resolve_recipe` resolves to one value.
-AUTO_PARAMS = ("l2_form", "l2", "lr_schedule", "batch_size", "learning_rate", "swa_fraction", "retrieval_negatives")
+AUTO_PARAMS = ("l2_form", "l2", "lr_schedule", "batch_size", "learning_rate", "swa_fraction", "retrieval_negatives", "item_item_l2", "item_item_weight")
 
 
 def _is_auto(value):
@@ -194,7 +203,7 @@ def _shown(value):
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def resolve_recipe(params, stats, fitted=None):
+def resolve_recipe(params, stats, fitted=None, validate_item_item_l2=None):
     """The recipe of one fit: ``params`` with every ``"auto"`` resolved from ``stats``.
 
     Parameters
@@ -205,6 +214,10 @@ def resolve_recipe(params, stats, fitted=None):
         The statistics of the training set.
     fitted : Recipe or None, default=None
         The fitted model's recipe, for a warm start: every ``"auto"`` keeps its value there.
+    validate_item_item_l2 : callable or None, default=None
+        ``() -> (l2, why)``: EASE's penalty chosen on the training data
+        (:func:`skrec._item_item.validated_l2`), called only when the item-item term is on and
+        ``item_item_l2="auto"``; None resolves that ``"auto"`` to the rule's reference penalty.
 
     Returns
     -------
@@ -233,6 +246,9 @@ def resolve_recipe(params, stats, fitted=None):
     take("l2", *_auto_l2(values["l2_form"], stats))
     take("retrieval_negatives", *_auto_negatives(params["n_negatives"], stats.n_items))
     values["item_item"], reasons["item_item"] = _item_item(params, stats.n_items)
+    take("item_item_l2", *_auto_item_item_l2(values["item_item"], validate_item_item_l2))
+    take("item_item_weight", *_auto_item_item_weight(values["item_item_l2"]))
+    _item_item_off(values, reasons)
     values["item_implicit_feedback"], reasons["item_implicit_feedback"] = _item_implicit(params, stats)
     values["rater_penalty"], reasons["rater_penalty"] = _rater_penalty(values["item_implicit_feedback"], stats)
     values["rating_bias_scale"], reasons["rating_bias_scale"] = _rating_bias_scale(stats)
@@ -240,7 +256,7 @@ def resolve_recipe(params, stats, fitted=None):
 
 
 def _recipe(values, reasons, stats):
-    values = {**values, "l2": float(values["l2"]), "batch_size": int(values["batch_size"]), "learning_rate": float(values["learning_rate"]), "swa_fraction": float(values["swa_fraction"])}
+    values = {**values, "l2": float(values["l2"]), "item_item_l2": float(values["item_item_l2"]), "item_item_weight": float(values["item_item_weight"]), "batch_size": int(values["batch_size"]), "learning_rate": float(values["learning_rate"]), "swa_fraction": float(values["swa_fraction"])}
     order = [f.name for f in dataclasses.fields(Recipe) if f.name in values]
     return Recipe(**values, reasons=tuple((name, reasons[name]) for name in order), stats=stats)
 
@@ -279,8 +295,27 @@ def _auto_negatives(n_negatives, n_items):
     return "sampled", f"{n_items:,} items > {CATALOGUE_NEGATIVES_FACTOR} * n_negatives = {limit:,}"
 
 
+def _auto_item_item_l2(item_item, validate):
+    """``(l2, why)``: validated on the training data when the term is on and a validation is given."""
+    if item_item is None:
+        return ITEM_ITEM_WEIGHT_RULE[1], "unused without the item-item term"
+    if validate is None:
+        return ITEM_ITEM_WEIGHT_RULE[1], "not validated"
+    return validate()
+
+
+def _auto_item_item_weight(item_item_l2):
+    weight, reference = ITEM_ITEM_WEIGHT_RULE
+    return weight * reference / float(item_item_l2), f"{weight:g} * {reference:g} / item_item_l2"
+
+
+def _item_item_off(values, reasons):
+    if values["item_item"] is None:
+        values["item_item_weight"], reasons["item_item_weight"] = 0.0, "the item-item term is off"
+
+
 def _item_item(params, n_items):
-    if not params["item_item_weight"] > 0:
+    if not _is_auto(params["item_item_weight"]) and not params["item_item_weight"] > 0:
         return None, "item_item_weight is 0"
     if params["item_item"] != "auto":
         return params["item_item"], "given"
@@ -318,8 +353,12 @@ def _kept(params, fitted):
     for name in AUTO_PARAMS:
         if not _is_auto(params[name]):
             values[name], reasons[name] = params[name], "given"
-    if params["item_item"] != "auto" or not params["item_item_weight"] > 0:
+    if params["item_item"] != "auto" or (not _is_auto(params["item_item_weight"]) and not params["item_item_weight"] > 0):
         values["item_item"], reasons["item_item"] = _item_item(params, n_items=None)  # no size rule applies here
+    if values["item_item"] is not None and not values["item_item_weight"]:  # turned on (the build refuses it)
+        weight, why = _auto_item_item_weight(values["item_item_l2"])
+        values["item_item_weight"], reasons["item_item_weight"] = weight, f"auto: {why}"
+    _item_item_off(values, reasons)
     if not params["item_implicit_feedback"]:
         values["item_implicit_feedback"], reasons["item_implicit_feedback"] = False, "the parameter is False"
     return _recipe(values, reasons, fitted.stats)
@@ -339,6 +378,8 @@ def recipe_of_model(params, model):
         l2=model.l2,
         retrieval_negatives=model.retrieval_negatives,
         item_item="ease" if model.item_item_weight else None,
+        item_item_l2=model.item_item_l2,
+        item_item_weight=model.item_item_weight,
         item_implicit_feedback=model.item_implicit_feedback,
         rater_penalty=model.rater_penalty,
         rating_bias_scale=model.rating_bias_scale,

@@ -384,7 +384,7 @@ def test_rating_blend_recommend_is_the_exact_top_k_of_the_blended_score(ratings,
     rating = predict_scaled(model, users, items, seen).reshape(len(codes), -1)
     blended = logits + est.rating_blend * rating
     assert est.item_item_ == "ease"  # the default on a small catalogue: EASE's score of the history joins
-    blended += est.item_item_weight * seen.toarray() @ ease_weights(seen, est.item_item_l2)
+    blended += est.recipe_.item_item_weight * seen.toarray() @ ease_weights(seen, est.recipe_.item_item_l2)
     blended[est._interactions_.seen.toarray()] = -np.inf
     expected = np.argsort(-blended, axis=1, kind="stable")[:, :5]
     recs = est.recommend(est.users_, k=5)

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 import skrec._recipe
 import skrec._model
 from skrec import MultiTaskRecommender
-from skrec._item_item import ease_weights
+from skrec._item_item import START_L2, _holdout, _ndcg_at_k, _walk, ease_weights, validated_l2
+from skrec import metrics
 from skrec.datasets import make_interactions
 from skrec.exceptions import InvalidParameterError
 
@@ -110,7 +111,7 @@ def test_a_warm_start_recomputes_the_weights_over_every_seen_pair(ratings):
     first, second = ratings.iloc[:900], ratings.iloc[900:]
     model = MultiTaskRecommender(**PARAMS, warm_start=True).fit(first[["user_id", "movie_id"]], first["rating"])
     model.fit(second[["user_id", "movie_id"]], second["rating"])
-    expected = ease_weights(model._interactions_.seen, model.item_item_l2)
+    expected = ease_weights(model._interactions_.seen, model.recipe_.item_item_l2)
     np.testing.assert_allclose(np.asarray(model.model_.item_item.value), expected, atol=1e-6)
     assert model._interactions_.seen.nnz > len(first.drop_duplicates(["user_id", "movie_id"]))
 
@@ -155,3 +156,67 @@ def test_pickle_and_save_keep_the_term(ratings, pair, tmp_path):
 def test_bad_values_are_refused_with_the_parameter_name(ratings, name, value):
     with pytest.raises(InvalidParameterError, match=name):
         MultiTaskRecommender(**PARAMS, **{name: value}).fit(ratings[["user_id", "movie_id"]], ratings["rating"])
+
+
+# -- the validated penalty ---------------------------------------------------------------------
+def _clustered(n_users=400, n_items=60, seed=0):
+    """Users who each see most items of one of six blocks and a few others."""
+    rng = np.random.default_rng(seed)
+    block = rng.integers(0, 6, n_users)
+    inside = (np.arange(n_items)[None, :] // 10) == block[:, None]
+    return sp.csr_matrix(rng.random((n_users, n_items)) < np.where(inside, 0.6, 0.03))
+
+
+def test_the_holdout_splits_a_fifth_of_each_users_pairs_with_five_or_more():
+    seen = _clustered()
+    fit, held, users = _holdout(seen.astype(np.float64), np.random.default_rng(0))
+    assert (fit + held != seen).nnz == 0 and fit.multiply(held).nnz == 0  # a partition of the seen pairs
+    lengths, n_held = np.diff(seen.indptr), np.diff(held.indptr)
+    np.testing.assert_array_equal(users, np.flatnonzero(lengths >= 5))
+    np.testing.assert_array_equal(n_held[users], np.maximum(1, np.round(0.2 * lengths[users])))
+    assert n_held[lengths < 5].sum() == 0
+
+
+def test_the_holdout_ndcg_is_skrec_metrics_ndcg_of_the_top_ten_unseen_items():
+    seen = _clustered()
+    fit, held, users = _holdout(seen.astype(np.float64), np.random.default_rng(1))
+    weights = ease_weights(fit, 50.0)
+    got = _ndcg_at_k(fit[users], held[users], weights)
+    scores = np.asarray(fit[users] @ weights, dtype=np.float64)
+    scores[fit[users].nonzero()] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    recommended = pd.DataFrame({"user_id": np.repeat(users, 10), "rank": np.tile(np.arange(1, 11), len(users)), "movie_id": top.ravel()})
+    rows, cols = held[users].nonzero()
+    relevant = pd.DataFrame({"user_id": users[rows], "movie_id": cols})
+    assert got == pytest.approx(metrics.ndcg_at_k(relevant, recommended, k=10), abs=1e-9)
+    assert got > 0.3  # the blocks make held-out items predictable
+
+
+def test_the_walk_stops_at_the_peak_of_a_single_peaked_score():
+    for peak in (5.0, 100.0, 500.0, 2000.0, 50000.0):
+        assert _walk(lambda l2: -abs(np.log(l2) - np.log(peak))) == peak
+    assert _walk(lambda l2: 0.0) == START_L2  # no rise either way: the start
+
+
+def test_the_validated_penalty_is_the_best_one_tried_and_repeats_with_its_seed():
+    seen = _clustered()
+    l2, why = validated_l2(seen, seed=3)
+    tried = {float(a): float(b) for a, b in (part.split(": ") for part in why.split("(")[1].rstrip(")").split(", "))}
+    assert l2 in tried and tried[l2] == max(tried.values()) and len(tried) >= 3
+    assert validated_l2(seen, seed=3) == (l2, why)
+
+
+def test_too_few_users_to_validate_keep_the_reference_penalty():
+    seen = _clustered(n_users=40)
+    n_users = int((np.diff(seen.indptr) >= 5).sum())
+    assert validated_l2(seen, seed=0) == (START_L2, f"{n_users} users with 5+ items < 50: not validated")
+
+
+def test_a_default_fit_serves_the_term_at_its_validated_penalty_and_weight():
+    ratings = make_interactions(300, 60, 9000, random_state=1)
+    model = MultiTaskRecommender(**{**PARAMS, "epochs": 1}).fit(ratings[["user_id", "movie_id"]], ratings["rating"])
+    recipe = model.recipe_
+    assert dict(recipe.reasons)["item_item_l2"].startswith("auto: NDCG@10 on 20% of the pairs of 300 users")
+    assert (model.model_.item_item_l2, model.model_.item_item_weight) == (recipe.item_item_l2, recipe.item_item_weight)
+    assert recipe.item_item_weight == pytest.approx(2000.0 / recipe.item_item_l2)
+    np.testing.assert_allclose(np.asarray(model.model_.item_item.value), ease_weights(model._interactions_.seen, recipe.item_item_l2))

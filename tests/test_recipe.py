@@ -92,6 +92,18 @@ def test_catalogue_size_decides_negatives_and_the_item_item_term():
     assert resolve(stats(n_items=10), item_item_weight=0.0).item_item is None
 
 
+def test_the_item_item_weight_grows_as_the_validated_penalty_falls():
+    validated = resolve_recipe(MultiTaskRecommender().get_params(), stats(), validate_item_item_l2=lambda: (100.0, "held out"))
+    assert (validated.item_item_l2, validated.item_item_weight) == (100.0, 20.0)  # 4 * 500 / 100
+    assert dict(validated.reasons)["item_item_l2"] == "auto: held out"
+    assert (resolve(stats()).item_item_l2, resolve(stats()).item_item_weight) == (500.0, 4.0)  # not validated: the reference
+    assert resolve(stats(), item_item_l2=1000.0).item_item_weight == 2.0
+    assert resolve(stats(), item_item_l2=1000.0, item_item_weight=3.0).item_item_weight == 3.0
+    off = resolve(stats(n_items=5000))
+    assert off.item_item is None and off.item_item_weight == 0.0
+    assert dict(off.reasons)["item_item_weight"] == "the item-item term is off"
+
+
 def test_item_side_term_needs_ratings_and_its_penalty_grows_as_ratings_thin():
     assert resolve(stats(rated_share=0.0)).item_implicit_feedback is False
     assert resolve(stats(rated_share=0.0)).rater_penalty == 1.0
