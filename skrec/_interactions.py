@@ -33,6 +33,9 @@ GROUP_SIZE = 8
 # entries per rating: its distinct items are fewer than its rows and most have fewer raters than
 # the cap (MovieLens 100k, 1,024 rows, cap 64: at most 29,760 of 65,536 entries in 50 batches).
 RATER_BUDGET_DIVISOR = 2
+# ... and the rater lists are padded to their expected entries per batch plus this many standard
+# deviations (:func:`likely_lists_bound`) where that is less than what a batch can hold.
+LIKELY_BOUND_DEVIATIONS = 4.0
 
 
 @dataclass
@@ -517,6 +520,21 @@ def capped_lists_bound(lists, cap, batch_size):
     return max(1, int(lengths[:batch_size].sum()))
 
 
+def likely_lists_bound(lengths, rows_per_list, batch_size, deviations=LIKELY_BOUND_DEVIATIONS):
+    """Entries that the lists of a batch's distinct ids exceed with negligible probability.
+
+    A batch of ``batch_size`` rows, drawn from ``n = rows_per_list.sum()``, names list ``i``
+    with probability ``p_i = 1 - (1 - rows_per_list[i] / n) ** batch_size``; the entries of its
+    lists have mean ``sum(lengths * p)`` and variance ``sum(lengths**2 * p * (1 - p))`` (the
+    lists named independently), and the bound is the mean plus ``deviations`` standard
+    deviations. A batch that needs more has its lists cut to fit (:func:`_fitting_cap`).
+    """
+    lengths, rows = np.asarray(lengths, dtype=np.float64), np.asarray(rows_per_list, dtype=np.float64)
+    p = 1.0 - (1.0 - rows / max(rows.sum(), 1.0)) ** batch_size
+    mean, variance = float((lengths * p).sum()), float((lengths**2 * p * (1.0 - p)).sum())
+    return max(1, int(np.ceil(mean + deviations * np.sqrt(variance))))
+
+
 def grouped_order(users, group_size, rng):
     """A random order of rows in which each user's rows come in runs of at most ``group_size``.
 
@@ -612,7 +630,7 @@ class RatingBatches(keras.utils.PyDataset):
             self._history_bound = _round_up(list_entries_bound(self._data[0], lengths, group_size, batch_size), multiple)
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
-        self._rater_bound = None if raters is None else _round_up(capped_lists_bound(raters, max_raters, batch_size), multiple)
+        self._rater_bound = None if raters is None else _round_up(self._rater_entries_bound(raters, max_raters, batch_size), multiple)
         # Rounded up to the number of devices: under data parallelism every input is split across them.
         self._n_slots = _round_up(slot_bound(users, group_size, batch_size), multiple) if slot_rows and history is not None else None
 
@@ -673,8 +691,14 @@ class RatingBatches(keras.utils.PyDataset):
             out["slot_row"] = np.concatenate([first, np.zeros(n_slots - len(first), np.int64)]).astype("int32")
         return out
 
+    def _rater_entries_bound(self, raters, max_raters, batch_size):
+        """The rater entries to pad a batch to: what any batch can hold, or what one holds but with negligible probability if less."""
+        lengths = np.minimum(np.diff(raters.indptr), max_raters or np.iinfo(np.int64).max)
+        rows_per_item = np.bincount(self._data[1], minlength=len(lengths))[: len(lengths)]
+        return min(capped_lists_bound(raters, max_raters, batch_size), likely_lists_bound(lengths, rows_per_item, batch_size))
+
     def rater_budget(self, n_rows):
-        """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row (at least one), or fewer when no batch can hold that many (:func:`capped_lists_bound`)."""
+        """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row (at least one), or fewer when no batch can hold that many (:func:`capped_lists_bound`) or one holds it with negligible probability (:func:`likely_lists_bound`)."""
         return min(n_rows * max(1, -(-self._max_raters // RATER_BUDGET_DIVISOR)), self._rater_bound)
 
     def _rater_inputs(self, items, rng):

@@ -14,10 +14,11 @@ import scipy.sparse as sp
 
 import skrec._training as training
 from skrec import MultiTaskRecommender
-from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
+from skrec._interactions import RatingBatches, capped_lists_bound, grouped_order, history_lists, run_lengths, slot_bound
 from skrec._keras import keras
 from skrec._model import MultiTaskModel
 from skrec._row_sparse import _sorted_unique
+from skrec.datasets import make_interactions
 
 from test_estimator import FAST, make_ratings
 
@@ -258,6 +259,23 @@ def test_rater_lists_padded_to_what_a_batch_can_hold_are_the_same_lists():
     for index in range(len(bounded)):
         (x, _, _), (y, _, _) = bounded[index], unbounded[index]
         assert x["rater_user"].shape == (bound,) and y["rater_user"].shape == (64 * 8,)
+        for key in ("rater_user", "rater_row", "rater_weight"):
+            np.testing.assert_array_equal(x[key][x["rater_weight"] > 0], y[key][y["rater_weight"] > 0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rater_lists_padded_to_their_likely_entries_are_the_same_lists_on_a_sparse_catalogue(seed):
+    # Power-law popularity over 3,000 items: a batch of 512 rows names about 400 distinct items,
+    # whose capped lists need far fewer entries than the 512 longest lists could hold.
+    ratings = make_interactions(2000, 3000, 40_000, random_state=seed)
+    users, items = ratings["user_id"].to_numpy() - 1, ratings["movie_id"].to_numpy() - 1
+    raters = sp.csr_matrix((np.ones(len(users), dtype=bool), (items, users)))
+    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 512, seed, raters=raters, max_raters=64, group_size=8)  # noqa: E731
+    bounded, unbounded = make(), make()
+    unbounded._rater_bound = 10**9
+    assert bounded.rater_budget(512) < 0.75 * capped_lists_bound(raters, 64, 512)
+    for index in range(len(bounded)):
+        (x, _, _), (y, _, _) = bounded[index], unbounded[index]
         for key in ("rater_user", "rater_row", "rater_weight"):
             np.testing.assert_array_equal(x[key][x["rater_weight"] > 0], y[key][y["rater_weight"] > 0])
 
