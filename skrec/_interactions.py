@@ -627,7 +627,7 @@ class RatingBatches(keras.utils.PyDataset):
         self._history_bound = None
         if history is not None:
             lengths = np.diff(history.indptr) if max_history is None else np.minimum(np.diff(history.indptr), max_history)
-            self._history_bound = _round_up(list_entries_bound(self._data[0], lengths, group_size, batch_size), multiple)
+            self._history_bound = _round_up(self._history_entries_bound(lengths, group_size, batch_size), multiple)
         self._negatives, self._prepare = negatives, prepare
         self._raters, self._max_raters = raters, max_raters
         self._rater_bound = None if raters is None else _round_up(self._rater_entries_bound(raters, max_raters, batch_size), multiple)
@@ -690,6 +690,17 @@ class RatingBatches(keras.utils.PyDataset):
             n_slots = min(self._n_slots, len(users))  # a small data set's one padded batch
             out["slot_row"] = np.concatenate([first, np.zeros(n_slots - len(first), np.int64)]).astype("int32")
         return out
+
+    def _history_entries_bound(self, lengths, group_size, batch_size):
+        """The history entries to pad a batch to: what any batch can hold, or what one holds but with negligible probability if less.
+
+        A batch is about ``batch_size / mean run length`` of the users' runs of rows, so user ``u``
+        is in it with the probability of one of its ``ceil(n_u / group_size)`` runs being drawn.
+        """
+        users = self._data[0]
+        runs = -(-np.bincount(users, minlength=len(lengths))[: len(lengths)] // group_size)
+        runs_per_batch = int(np.ceil(batch_size * runs.sum() / max(len(users), 1)))
+        return min(list_entries_bound(users, lengths, group_size, batch_size), likely_lists_bound(lengths, runs, runs_per_batch))
 
     def _rater_entries_bound(self, raters, max_raters, batch_size):
         """The rater entries to pad a batch to: what any batch can hold, or what one holds but with negligible probability if less."""

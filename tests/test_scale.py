@@ -280,6 +280,23 @@ def test_rater_lists_padded_to_their_likely_entries_are_the_same_lists_on_a_spar
             np.testing.assert_array_equal(x[key][x["rater_weight"] > 0], y[key][y["rater_weight"] > 0])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_history_lists_padded_to_their_likely_entries_are_the_same_lists(seed):
+    # Skewed activity: a batch of 512 rows (runs of up to 8 of one user's rows) names about 150
+    # of 2,000 users, whose capped histories need far fewer entries than the worst case.
+    ratings = make_interactions(2000, 3000, 40_000, random_state=seed)
+    users, items = ratings["user_id"].to_numpy() - 1, ratings["movie_id"].to_numpy() - 1
+    history = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items)))
+    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 512, seed, history=history, max_history=64, group_size=8)  # noqa: E731
+    bounded, unbounded = make(), make()
+    unbounded._history_bound = 10**9
+    assert bounded.history_budget(512) < 0.75 * unbounded.history_budget(512)
+    for index in range(len(bounded)):
+        (x, _, _), (y, _, _) = bounded[index], unbounded[index]
+        for key in ("history_item", "history_row", "history_weight"):
+            np.testing.assert_array_equal(x[key][x["history_weight"] > 0], y[key][y["history_weight"] > 0])
+
+
 # ------------------------------------------------------------------------------ softmax per user
 @pytest.mark.parametrize("seed", range(4))
 def test_no_batch_holds_more_users_than_the_slot_bound(seed):
