@@ -111,13 +111,16 @@ def validated_l2(seen, seed):
     Returns
     -------
     l2 : float
-        The chosen penalty (``START_L2`` when fewer than ``MIN_USERS`` users can hold pairs out).
+        The chosen penalty (``START_L2`` when fewer than ``MIN_USERS`` users can hold pairs out,
+        or the catalogue has at most 10 items).
     why : str
         The penalties tried and their NDCG@10, for the recipe.
     """
     fit, held, users = _holdout(sp.csr_matrix(seen, dtype=np.float32), np.random.default_rng(seed))
     if len(users) < MIN_USERS:
         return START_L2, f"{len(users)} users with {MIN_ITEMS}+ items < {MIN_USERS}: not validated"
+    if seen.shape[1] <= K:
+        return START_L2, f"{seen.shape[1]} items <= {K}: not validated"
     gram = _gram(fit)
     scores = {}
 

@@ -212,6 +212,11 @@ def test_too_few_users_to_validate_keep_the_reference_penalty():
     assert validated_l2(seen, seed=0) == (START_L2, f"{n_users} users with 5+ items < 50: not validated")
 
 
+def test_a_catalogue_of_ten_items_or_fewer_keeps_the_reference_penalty():
+    seen = sp.csr_matrix(np.random.default_rng(0).random((200, 8)) < 0.8)
+    assert validated_l2(seen, seed=0) == (START_L2, "8 items <= 10: not validated")
+
+
 def test_a_default_fit_serves_the_term_at_its_validated_penalty_and_weight():
     ratings = make_interactions(300, 60, 9000, random_state=1)
     model = MultiTaskRecommender(**{**PARAMS, "epochs": 1}).fit(ratings[["user_id", "movie_id"]], ratings["rating"])

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import skrec._training as training
 from skrec import MultiTaskRecommender
-from skrec._interactions import RatingBatches, capped_lists_bound, grouped_order, history_lists, run_lengths, slot_bound
+from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
 from skrec._keras import keras
 from skrec._model import MultiTaskModel
 from skrec._row_sparse import _sorted_unique
@@ -264,37 +264,27 @@ def test_rater_lists_padded_to_what_a_batch_can_hold_are_the_same_lists():
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_rater_lists_padded_to_their_likely_entries_are_the_same_lists_on_a_sparse_catalogue(seed):
-    # Power-law popularity over 3,000 items: a batch of 512 rows names about 400 distinct items,
-    # whose capped lists need far fewer entries than the 512 longest lists could hold.
+@pytest.mark.parametrize("side", ["rater", "history"])
+def test_lists_padded_to_their_likely_entries_are_the_same_lists_on_power_law_data(side, seed):
+    # Power-law popularity over 3,000 items and skewed activity over 2,000 users: a batch of 512
+    # rows (runs of up to 8 of one user's rows) names about 400 distinct items and 150 users, whose
+    # capped lists need far fewer entries than the worst case a batch could hold.
     ratings = make_interactions(2000, 3000, 40_000, random_state=seed)
     users, items = ratings["user_id"].to_numpy() - 1, ratings["movie_id"].to_numpy() - 1
-    raters = sp.csr_matrix((np.ones(len(users), dtype=bool), (items, users)))
-    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 512, seed, raters=raters, max_raters=64, group_size=8)  # noqa: E731
+    if side == "rater":
+        lists = {"raters": sp.csr_matrix((np.ones(len(users), dtype=bool), (items, users))), "max_raters": 64}
+    else:
+        lists = {"history": sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items))), "max_history": 64}
+    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 512, seed, group_size=8, **lists)  # noqa: E731
     bounded, unbounded = make(), make()
-    unbounded._rater_bound = 10**9
-    assert bounded.rater_budget(512) < 0.75 * capped_lists_bound(raters, 64, 512)
+    setattr(unbounded, f"_{side}_bound", 10**9)
+    budget = lambda batches: getattr(batches, f"{side}_budget")(512)  # noqa: E731
+    assert budget(bounded) < 0.75 * budget(unbounded)
+    key = "rater_user" if side == "rater" else "history_item"
     for index in range(len(bounded)):
         (x, _, _), (y, _, _) = bounded[index], unbounded[index]
-        for key in ("rater_user", "rater_row", "rater_weight"):
-            np.testing.assert_array_equal(x[key][x["rater_weight"] > 0], y[key][y["rater_weight"] > 0])
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_history_lists_padded_to_their_likely_entries_are_the_same_lists(seed):
-    # Skewed activity: a batch of 512 rows (runs of up to 8 of one user's rows) names about 150
-    # of 2,000 users, whose capped histories need far fewer entries than the worst case.
-    ratings = make_interactions(2000, 3000, 40_000, random_state=seed)
-    users, items = ratings["user_id"].to_numpy() - 1, ratings["movie_id"].to_numpy() - 1
-    history = sp.csr_matrix((np.ones(len(users), dtype=bool), (users, items)))
-    make = lambda: RatingBatches(users, items, np.zeros(len(users), "float32"), 512, seed, history=history, max_history=64, group_size=8)  # noqa: E731
-    bounded, unbounded = make(), make()
-    unbounded._history_bound = 10**9
-    assert bounded.history_budget(512) < 0.75 * unbounded.history_budget(512)
-    for index in range(len(bounded)):
-        (x, _, _), (y, _, _) = bounded[index], unbounded[index]
-        for key in ("history_item", "history_row", "history_weight"):
-            np.testing.assert_array_equal(x[key][x["history_weight"] > 0], y[key][y["history_weight"] > 0])
+        for name in (key, f"{side}_row", f"{side}_weight"):
+            np.testing.assert_array_equal(x[name][x[f"{side}_weight"] > 0], y[name][y[f"{side}_weight"] > 0])
 
 
 # ------------------------------------------------------------------------------ softmax per user
