@@ -99,7 +99,8 @@ def validated_l2(seen, seed):
 
     Each user with at least ``MIN_ITEMS`` seen items gives ``HOLDOUT_SHARE`` of them (drawn with
     ``seed``) to the holdout; EASE is solved on the other pairs for penalties of ``L2_GRID``,
-    walking from ``START_L2`` towards the side where NDCG@10 rises and stopping at its first fall.
+    walking from ``START_L2`` towards the side where NDCG@10 rises and stopping where it no
+    longer rises by more than one standard error of the per-user differences.
 
     Parameters
     ----------
@@ -130,17 +131,28 @@ def validated_l2(seen, seed):
         return scores[l2]
 
     best = _walk(ndcg)
-    tried = ", ".join(f"{l2:g}: {scores[l2]:.4f}" for l2 in sorted(scores))
+    tried = ", ".join(f"{l2:g}: {scores[l2].mean():.4f}" for l2 in sorted(scores))
     return best, f"NDCG@10 on {HOLDOUT_SHARE:.0%} of the pairs of {len(users):,} users ({tried})"
 
 
 def _walk(score):
-    """The grid point where ``score`` stops rising, walking from ``START_L2`` in its rising direction."""
+    """The grid point where ``score`` stops rising, walking from ``START_L2`` in its rising direction.
+
+    ``score(l2)`` is an array of per-user values; a step is taken only when it raises their mean
+    by more than one standard error of the per-user differences (a rise within noise is no rise).
+    """
     at = L2_GRID.index(START_L2)
-    step = 1 if at + 1 < len(L2_GRID) and score(L2_GRID[at + 1]) > score(L2_GRID[at]) else -1
-    while 0 <= at + step < len(L2_GRID) and score(L2_GRID[at + step]) > score(L2_GRID[at]):
+    step = 1 if at + 1 < len(L2_GRID) and _rises(score(L2_GRID[at]), score(L2_GRID[at + 1])) else -1
+    while 0 <= at + step < len(L2_GRID) and _rises(score(L2_GRID[at]), score(L2_GRID[at + step])):
         at += step
     return L2_GRID[at]
+
+
+def _rises(before, after):
+    """Whether the mean of ``after`` exceeds that of ``before`` by more than one standard error of their paired differences."""
+    difference = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
+    error = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
+    return difference.mean() > error
 
 
 def _holdout(seen, rng):
@@ -169,7 +181,7 @@ def _masked(matrix, keep):
 
 
 def _ndcg_at_k(fit, held, weights):
-    """Mean NDCG@10 (binary gains) of EASE's top 10 of ``fit @ weights``, seen items excluded, against ``held``."""
+    """Each user's NDCG@10 (binary gains) of EASE's top 10 of ``fit @ weights``, seen items excluded, against ``held``."""
     scores = np.asarray(fit @ weights)
     scores[fit.nonzero()] = -np.inf
     top = np.argpartition(-scores, K, axis=1)[:, :K]
@@ -177,4 +189,4 @@ def _ndcg_at_k(fit, held, weights):
     hits = np.asarray(held[np.arange(held.shape[0])[:, None], top].todense()) > 0
     discount = 1.0 / np.log2(np.arange(2, K + 2))
     ideal = np.cumsum(discount)[np.minimum(np.diff(held.indptr), K) - 1]
-    return float(np.mean((hits * discount).sum(axis=1) / ideal))
+    return (hits * discount).sum(axis=1) / ideal

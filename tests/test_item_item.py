@@ -181,7 +181,7 @@ def test_the_holdout_ndcg_is_skrec_metrics_ndcg_of_the_top_ten_unseen_items():
     seen = _clustered()
     fit, held, users = _holdout(seen.astype(np.float64), np.random.default_rng(1))
     weights = ease_weights(fit, 50.0)
-    got = _ndcg_at_k(fit[users], held[users], weights)
+    got = _ndcg_at_k(fit[users], held[users], weights).mean()
     scores = np.asarray(fit[users] @ weights, dtype=np.float64)
     scores[fit[users].nonzero()] = -np.inf
     top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
@@ -192,17 +192,28 @@ def test_the_holdout_ndcg_is_skrec_metrics_ndcg_of_the_top_ten_unseen_items():
     assert got > 0.3  # the blocks make held-out items predictable
 
 
+def _per_user(curve, noise=0.001, n_users=200):
+    """Per-user scores: ``curve(l2)`` plus noise fixed per (user, penalty)."""
+    return lambda l2: curve(l2) + np.random.default_rng(int(l2)).normal(0.0, noise, n_users)
+
+
 def test_the_walk_stops_at_the_peak_of_a_single_peaked_score():
     for peak in (5.0, 100.0, 500.0, 2000.0, 50000.0):
-        assert _walk(lambda l2: -abs(np.log(l2) - np.log(peak))) == peak
-    assert _walk(lambda l2: 0.0) == START_L2  # no rise either way: the start
+        assert _walk(_per_user(lambda l2: -abs(np.log(l2) - np.log(peak)))) == peak
+    assert _walk(_per_user(lambda l2: 0.0)) == START_L2  # no rise either way: the start
+
+
+def test_the_walk_takes_no_step_for_a_rise_within_noise():
+    # 1000 is better on average by 0.002, less than one standard error of 200 users' differences of sd 0.1
+    assert _walk(_per_user(lambda l2: 0.002 * (l2 == 1000.0), noise=0.1)) == START_L2
+    assert _walk(_per_user(lambda l2: 0.05 * (l2 == 1000.0), noise=0.1)) == 1000.0
 
 
 def test_the_validated_penalty_is_the_best_one_tried_and_repeats_with_its_seed():
     seen = _clustered()
     l2, why = validated_l2(seen, seed=3)
     tried = {float(a): float(b) for a, b in (part.split(": ") for part in why.split("(")[1].rstrip(")").split(", "))}
-    assert l2 in tried and tried[l2] == max(tried.values()) and len(tried) >= 3
+    assert l2 in tried and tried[l2] >= max(tried.values()) - 0.01 and len(tried) >= 3  # the best, or within noise of it
     assert validated_l2(seen, seed=3) == (l2, why)
 
 
