@@ -510,14 +510,13 @@ def list_entries_bound(users, list_lengths, group_size, batch_size):
     return int(np.ceil(packed)) + 4 * int(value.max(initial=0))
 
 
-def capped_lists_bound(lists, cap, batch_size):
-    """The most entries the capped lists (rows of CSR ``lists``, each cut to ``cap``) of ``batch_size`` distinct rows can hold.
+def capped_lists_bound(lengths, batch_size):
+    """The most entries the lists of ``batch_size`` distinct rows can hold, ``lengths`` their capped lengths.
 
     A batch of ``batch_size`` rows names at most that many distinct items, each giving one
     rater list: the bound is the sum of the longest ``batch_size`` capped lengths.
     """
-    lengths = np.sort(np.minimum(np.diff(lists.indptr), cap))[::-1]
-    return max(1, int(lengths[:batch_size].sum()))
+    return max(1, int(np.sort(lengths)[::-1][:batch_size].sum()))
 
 
 def likely_lists_bound(lengths, rows_per_list, batch_size, deviations=LIKELY_BOUND_DEVIATIONS):
@@ -706,7 +705,7 @@ class RatingBatches(keras.utils.PyDataset):
         """The rater entries to pad a batch to: what any batch can hold, or what one holds but with negligible probability if less."""
         lengths = np.minimum(np.diff(raters.indptr), max_raters or np.iinfo(np.int64).max)
         rows_per_item = np.bincount(self._data[1], minlength=len(lengths))[: len(lengths)]
-        return min(capped_lists_bound(raters, max_raters, batch_size), likely_lists_bound(lengths, rows_per_item, batch_size))
+        return min(capped_lists_bound(lengths, batch_size), likely_lists_bound(lengths, rows_per_item, batch_size))
 
     def rater_budget(self, n_rows):
         """Rater entries per batch: ``max_raters / RATER_BUDGET_DIVISOR`` per row (at least one), or fewer when no batch can hold that many (:func:`capped_lists_bound`) or one holds it with negligible probability (:func:`likely_lists_bound`)."""

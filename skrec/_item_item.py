@@ -117,17 +117,17 @@ def validated_l2(seen, seed):
     why : str
         The penalties tried and their NDCG@10, for the recipe.
     """
+    if seen.shape[1] <= K:
+        return START_L2, f"{seen.shape[1]} items <= {K}: not validated"
     fit, held, users = _holdout(sp.csr_matrix(seen, dtype=np.float32), np.random.default_rng(seed))
     if len(users) < MIN_USERS:
         return START_L2, f"{len(users)} users with {MIN_ITEMS}+ items < {MIN_USERS}: not validated"
-    if seen.shape[1] <= K:
-        return START_L2, f"{seen.shape[1]} items <= {K}: not validated"
-    gram = _gram(fit)
+    gram, fit_rows, held_rows = _gram(fit), fit[users], held[users]
     scores = {}
 
     def ndcg(l2):
         if l2 not in scores:
-            scores[l2] = _ndcg_at_k(fit[users], held[users], _weights(gram, l2))
+            scores[l2] = _ndcg_at_k(fit_rows, held_rows, _weights(gram, l2))
         return scores[l2]
 
     best = _walk(ndcg)
@@ -167,17 +167,11 @@ def _holdout(seen, rng):
     rank[order] = np.arange(seen.nnz) - seen.indptr[rows[order]]
     n_held = np.where(lengths >= MIN_ITEMS, np.maximum(1, np.round(HOLDOUT_SHARE * lengths)), 0).astype(np.int64)
     mask = rank < n_held[rows]
-    held, fit = (_masked(seen, part) for part in (mask, ~mask))
+    held, fit = (sp.csr_matrix((seen.data[part], (rows[part], seen.indices[part])), shape=seen.shape) for part in (mask, ~mask))
     users = np.flatnonzero(n_held)
     if len(users) > MAX_USERS:
         users = np.sort(rng.choice(users, MAX_USERS, replace=False))
     return fit, held, users
-
-
-def _masked(matrix, keep):
-    """The stored entries of the CSR ``matrix`` where ``keep``, as a new CSR matrix."""
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)
 
 
 def _ndcg_at_k(fit, held, weights):
