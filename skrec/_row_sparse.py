@@ -37,6 +37,11 @@ __all__ = ["RowSparsePlan", "plan_row_sparse"]
 
 # Slot variables of each supported optimizer class, with their initial values.
 _SLOTS = {"Adam": ("momentum", "velocity"), "Adagrad": ("accumulator",), "SGD": ("momentum",)}
+# A space's rows are padded to the most distinct ids of MEASURED_BATCHES batches times
+# DISTINCT_MARGIN, rounded up to DISTINCT_ROUNDING (RowSparsePlan.measure).
+MEASURED_BATCHES = 8
+DISTINCT_MARGIN = 1.15
+DISTINCT_ROUNDING = 128
 _UNSUPPORTED = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "use_ema", "loss_scale_factor", "gradient_accumulation_steps")
 
 
@@ -80,6 +85,7 @@ class RowSparsePlan:
         optimizer.build([trainable[i] for i in self.dense_index])
         self.slot_index = {name: self._add_slots(optimizer, var) for name, var in tables.items()}
         self.optimizer = optimizer
+        self.lengths = {}
 
     def _add_slots(self, optimizer, variable):
         names = _SLOTS[self.kind] if self.kind != "SGD" or optimizer.momentum else ()
@@ -88,25 +94,52 @@ class RowSparsePlan:
         return [_position(optimizer.variables, slot) for slot in slots]
 
     # ------------------------------------------------------------------ host
+    def measure(self, batches, n_batches=MEASURED_BATCHES):
+        """Pad each space's rows to about the most distinct ids a batch of ``batches`` holds (:attr:`lengths`).
+
+        Reads ``n_batches`` batches spread over an epoch and sets each space's length to the
+        most distinct ids among them times ``DISTINCT_MARGIN``, rounded up. A batch's distinct
+        ids are far fewer than the ids it names (on a set of 10^6 ratings of 10^5 users: about
+        22,000 raters among 62,000 rater entries), and padding rows cost a gather and a scatter
+        of every table and slot. A batch with more distinct ids than its space's length is
+        padded as before (:meth:`prepare`), a second shape that compiles once; the updates
+        are the same whatever the padding.
+        """
+        indices = np.unique(np.linspace(0, len(batches) - 1, min(n_batches, len(batches))).astype(int))
+        self.lengths, most = {}, {}
+        for index in indices:
+            inputs = batches[index][0]
+            for space, size in self.sizes.items():
+                distinct = int(np.count_nonzero(inputs[f"rows:{space}"] < size))
+                most[space] = max(most.get(space, 0), distinct)
+        self.lengths = {space: -(-int(DISTINCT_MARGIN * n + 1) // DISTINCT_ROUNDING) * DISTINCT_ROUNDING for space, n in most.items()}
+
     def prepare(self, inputs):
         """Add, for each id space, its distinct ids (``rows:<space>``) and positions (``index:<key>``).
 
         The distinct ids are sorted (sorted gathers and scatters are faster on the device) and
         padded with the out-of-range id ``n_rows``, whose scatter is dropped, to a length that
-        is the same for every batch: the number of ids of the space in the batch, or the rows
-        of its tables if fewer (a batch of 1,024 ratings lists up to 33,792 raters, but
-        MovieLens 100k has 943 users: the step then updates 943 rows, not 33,792).
+        is the same for every batch: the space's measured length (:meth:`measure`) where its
+        distinct ids fit, else the number of ids of the space in the batch, or the rows of its
+        tables if fewer (a batch of 1,024 ratings lists up to 33,792 raters, but MovieLens 100k
+        has 943 users: the step then updates 943 rows, not 33,792).
         """
         out = dict(inputs)
         for space, keys in self.keys.items():
             keys = [k for k in keys if k in inputs]
             ids = np.concatenate([np.asarray(inputs[k]).ravel() for k in keys])
             rows, inverse = _sorted_unique(ids, self.sizes[space])
-            length = min(len(ids), self.sizes[space])
+            length = self._length(space, len(ids), len(rows))
             out[f"rows:{space}"] = np.concatenate([rows, np.full(length - len(rows), self.sizes[space])]).astype("int32")
             for key, part in zip(keys, np.split(inverse.astype("int32"), np.cumsum([np.size(inputs[k]) for k in keys])[:-1])):
                 out[f"index:{key}"] = part.reshape(np.shape(inputs[key]))
         return out
+
+    def _length(self, space, n_ids, n_distinct):
+        """Rows to pad a space's distinct ids to: its measured length when they fit in it, else every id the batch names (at most the table's rows)."""
+        full = min(n_ids, self.sizes[space])
+        measured = self.lengths.get(space, full)
+        return measured if n_distinct <= measured < full else full
 
     # ---------------------------------------------------------------- device
     def train_step(self, model, state, data):

@@ -90,6 +90,8 @@ def train(model, data, options, seed):
         shares=model.l2_form == "per_id",
         slot_rows=model.retrieval_negatives != "in_batch" and dropout is None,
     )
+    if plan is not None:
+        plan.measure(batches)
     object.__setattr__(model, "_row_sparse_plan", plan)  # read by MultiTaskModel.train_step
     try:
         history = model.fit(

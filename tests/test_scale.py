@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import skrec._row_sparse as row_sparse
 import skrec._training as training
 from skrec import MultiTaskRecommender
 from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
@@ -178,6 +179,34 @@ def test_unsupported_optimizer_options_fall_back_to_the_dense_step(monkeypatch):
     MultiTaskRecommender(**FAST, optimizer_params={"clipnorm": 1.0}).fit(ratings, ratings["rating"])
     MultiTaskRecommender(**FAST).fit(ratings, ratings["rating"])
     assert planned[0] is None and planned[1] is None and planned[2] is not None
+
+
+def test_rows_padded_to_the_measured_distinct_ids_train_the_same_model(monkeypatch):
+    # Padding rows are dropped, so the measured lengths (and batches that overflow them, padded
+    # as before) give the same weights as padding every batch to all the ids it names.
+    ratings = make_interactions(1500, 600, 8000, random_state=0)
+    params = {**FAST, "batch_size": 256, "epochs": 1, "retrieval_negatives": "sampled", "n_negatives": 32}
+
+    def fit():
+        return MultiTaskRecommender(**params).fit(ratings[["user_id", "movie_id"]], ratings["rating"]).model_
+
+    plans = []
+    measure = row_sparse.RowSparsePlan.measure
+    with monkeypatch.context() as patch:
+        patch.setattr(row_sparse.RowSparsePlan, "measure", lambda self, batches: (measure(self, batches), plans.append((self, batches[0][0]))))
+        measured = fit()
+    plan, inputs = plans[0]
+    full = {space: min(sum(np.size(inputs[k]) for k in plan.keys[space] if k in inputs), plan.sizes[space]) for space in plan.sizes}
+    assert plan.lengths["rater"] < full["rater"] and plan.lengths["history"] < full["history"]
+    with monkeypatch.context() as patch:
+        patch.setattr(row_sparse.RowSparsePlan, "measure", lambda self, batches: None)
+        padded = fit()
+    with monkeypatch.context() as patch:  # most batches overflow the rater rows' length
+        patch.setattr(row_sparse.RowSparsePlan, "measure", lambda self, batches: (measure(self, batches), self.lengths.update(rater=self.lengths["rater"] // 2)))
+        overflowing = fit()
+    for a, b, c in zip(measured.weights, padded.weights, overflowing.weights):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, err_msg=a.path)
+        np.testing.assert_allclose(to_numpy(c), to_numpy(b), atol=1e-6, err_msg=a.path)
 
 
 @pytest.mark.parametrize("n_rows", [50, 5000])  # a mask over the table, and a hash of the ids
