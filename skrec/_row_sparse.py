@@ -31,6 +31,7 @@ keras-rs offers row-sparse optimizer updates on JAX (keras-team/keras#18420, #19
 import numpy as np
 import pandas as pd
 
+from skrec._interactions import _round_up
 from skrec._keras import keras
 
 __all__ = ["RowSparsePlan", "plan_row_sparse"]
@@ -106,13 +107,12 @@ class RowSparsePlan:
         are the same whatever the padding.
         """
         indices = np.unique(np.linspace(0, len(batches) - 1, min(n_batches, len(batches))).astype(int))
-        self.lengths, most = {}, {}
+        most = dict.fromkeys(self.sizes, 0)
         for index in indices:
-            inputs = batches[index][0]
+            inputs = batches[index][0]  # padding ids are n_rows, whatever the lengths
             for space, size in self.sizes.items():
-                distinct = int(np.count_nonzero(inputs[f"rows:{space}"] < size))
-                most[space] = max(most.get(space, 0), distinct)
-        self.lengths = {space: -(-int(DISTINCT_MARGIN * n + 1) // DISTINCT_ROUNDING) * DISTINCT_ROUNDING for space, n in most.items()}
+                most[space] = max(most[space], int(np.count_nonzero(inputs[f"rows:{space}"] < size)))
+        self.lengths = {space: _round_up(int(DISTINCT_MARGIN * n) + 1, DISTINCT_ROUNDING) for space, n in most.items()}
 
     def prepare(self, inputs):
         """Add, for each id space, its distinct ids (``rows:<space>``) and positions (``index:<key>``).
