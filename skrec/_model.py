@@ -9,6 +9,7 @@ import numpy as np
 
 from skrec._initializers import HostRandom, ZeroTail
 from skrec._keras import keras, keras_rs
+from skrec._scan_steps import scanned_train_function
 
 ops = keras.ops
 # Sorted segment ids make JAX's segment sums about a third faster on CPU; Keras's TensorFlow
@@ -614,6 +615,15 @@ class MultiTaskModel(keras.Model):
         if plan is None:
             return super().train_step(*args, **kwargs)
         return plan.train_step(self, *args)
+
+    def make_train_function(self, force=False):
+        """Keras's, or with a row-sparse plan its ``steps_per_execution`` steps in one ``lax.scan`` (:mod:`skrec._scan_steps`)."""
+        if self.train_function is not None and not force:
+            return
+        if getattr(self, "_row_sparse_plan", None) is None or self.steps_per_execution == 1:
+            super().make_train_function(force)
+            return
+        self.train_function = scanned_train_function(self.train_step, self.steps_per_execution)
 
     # ------------------------------------------------------------------ loss
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -22,7 +22,9 @@ from skrec.exceptions import TrainingDivergedError
 __all__ = ["TrainingOptions", "train", "make_optimizer", "multitask_score"]
 
 # Several steps per call into the trainer: the per-step callback and logging work of Keras's
-# loop runs once per STEPS_PER_EXECUTION steps.
+# loop runs once per execution, and on JAX with row-sparse steps the execution's steps run as one
+# compiled scan (skrec._scan_steps). An execution has STEPS_PER_EXECUTION steps, or fewer that
+# divide an epoch's steps (at least half as many), so that no epoch ends on a shorter scan.
 STEPS_PER_EXECUTION = 32
 
 
@@ -73,7 +75,7 @@ def train(model, data, options, seed):
     n_batches = -(-len(data.train) // options.batch_size)
     optimizer = make_optimizer(options, steps=n_batches * options.epochs)
     # Keras's progress bar advances once per execution: with verbose=1 it gets one step each.
-    per_execution = 1 if options.verbose == 1 else min(n_batches, STEPS_PER_EXECUTION)
+    per_execution = 1 if options.verbose == 1 else steps_per_execution(n_batches)
     model.compile(optimizer=optimizer, steps_per_execution=per_execution)
     plan = plan_row_sparse(model, optimizer)
     dropout = _id_dropout(model, options.id_dropout)
@@ -111,6 +113,18 @@ def train(model, data, options, seed):
         model.set_item_item(item_item)
     _forget_optimizer_state(model, options, n_batches)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def steps_per_execution(n_batches):
+    """Steps per execution for an epoch of ``n_batches``: the most, up to ``STEPS_PER_EXECUTION``, that divide it, if at least half that many.
+
+    >>> steps_per_execution(40), steps_per_execution(488), steps_per_execution(7)
+    (20, 32, 7)
+    """
+    if n_batches <= STEPS_PER_EXECUTION:
+        return n_batches
+    fitting = [n for n in range(STEPS_PER_EXECUTION, max(STEPS_PER_EXECUTION // 2, 1) - 1, -1) if n_batches % n == 0]
+    return fitting[0] if fitting else STEPS_PER_EXECUTION
 
 
 def _forget_optimizer_state(model, options, n_batches):

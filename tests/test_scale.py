@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 import skrec._row_sparse as row_sparse
+import skrec._scan_steps as scan_steps
 import skrec._training as training
 from skrec import MultiTaskRecommender
 from skrec._interactions import RatingBatches, grouped_order, history_lists, run_lengths, slot_bound
@@ -207,6 +208,36 @@ def test_rows_padded_to_the_measured_distinct_ids_train_the_same_model(monkeypat
     for a, b, c in zip(measured.weights, padded.weights, overflowing.weights):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, err_msg=a.path)
         np.testing.assert_allclose(to_numpy(c), to_numpy(b), atol=1e-6, err_msg=a.path)
+
+
+def test_steps_scanned_in_one_dispatch_train_the_same_model(monkeypatch):
+    # Executions of 6 steps run as one lax.scan; the epoch's last steps (not a full execution)
+    # and executions mixing two batch shapes (rater rows overflowing their measured length) run
+    # one jitted step each. All give the weights of Keras's own loop of one step per call.
+    ratings = make_interactions(1500, 600, 8000, random_state=0)
+    params = {**FAST, "batch_size": 256, "epochs": 2, "retrieval_negatives": "sampled", "n_negatives": 32}
+    scans = []
+    scan = scan_steps._scan
+    monkeypatch.setattr(scan_steps, "_scan", lambda *args: (scans.append(1), scan(*args))[1])
+
+    n_batches = []
+
+    def fit(per_execution, overflow=False):
+        with monkeypatch.context() as patch:
+            patch.setattr(training, "steps_per_execution", lambda n: (n_batches.append(n), per_execution)[1])
+            if overflow:
+                measure = row_sparse.RowSparsePlan.measure
+                patch.setattr(row_sparse.RowSparsePlan, "measure", lambda self, batches: (measure(self, batches), self.lengths.update(rater=self.lengths["rater"] // 2)))
+            return MultiTaskRecommender(**params).fit(ratings[["user_id", "movie_id"]], ratings["rating"])
+
+    stepwise = fit(1)
+    assert not scans
+    scanned, overflowing = fit(6), fit(6, overflow=True)
+    assert scans and n_batches[0] % 6  # the scan was compiled; some steps ran one by one
+    for a, b, c in zip(stepwise.model_.weights, scanned.model_.weights, overflowing.model_.weights):
+        np.testing.assert_allclose(to_numpy(b), to_numpy(a), atol=1e-6, err_msg=a.path)
+        np.testing.assert_allclose(to_numpy(c), to_numpy(a), atol=1e-6, err_msg=a.path)
+    np.testing.assert_allclose(scanned.history_["loss"], stepwise.history_["loss"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("n_rows", [50, 5000])  # a mask over the table, and a hash of the ids
