@@ -11,7 +11,8 @@ Part of the fit-speed work (issue 31): the table that says where the next change
   compilation) of the defaults and of the defaults with one part changed at a time.
 * **The step's operations**: the XLA operations of the compiled training step that take the
   most time, from a JAX profiler trace of a two-epoch default fit (``jax.profiler.trace``; the
-  names are those of the optimized HLO module ``jit_train_step``, which
+  names are those of the optimized HLO modules ``jit__scan`` (an execution's steps, see
+  ``skrec/_scan_steps.py``) and ``jit_train_step`` (one step), which
   ``XLA_FLAGS=--xla_dump_to=DIR --xla_dump_hlo_as_text`` writes out with their shapes).
 
     SKREC_DATA=/path/to/data python benchmarks/bench_fit_breakdown.py [--epochs 24] [--ablate-epochs 3]
@@ -40,6 +41,10 @@ VARIANTS = {
     "per-interaction penalty (no per-id shares)": {"l2_form": "per_interaction"},
     "batch_size=4096": {"batch_size": 4096},
 }
+
+
+#: The compiled modules that run training steps: a scan of an execution's steps, and one step.
+STEP_MODULES = ("jit__scan", "jit_train_step")
 
 
 class _Clock:
@@ -150,7 +155,7 @@ def top_operations(X, y, n=12):
             MultiTaskRecommender(random_state=0, epochs=2).fit(X, y)
         path = next(pathlib.Path(folder).rglob("*.trace.json.gz"))
         events = json.loads(gzip.open(path).read())["traceEvents"]
-    ops = pd.DataFrame([(e["args"]["hlo_op"], e["dur"]) for e in events if e.get("args", {}).get("hlo_module") == "jit_train_step"], columns=["operation", "us"])
+    ops = pd.DataFrame([(e["args"]["hlo_op"], e["dur"]) for e in events if e.get("args", {}).get("hlo_module") in STEP_MODULES], columns=["operation", "us"])
     steps = ops["operation"].value_counts().max()
     table = ops.groupby("operation")["us"].sum().sort_values(ascending=False).to_frame("ms / step") / 1000 / steps
     table["share of the step's operations"] = table["ms / step"] / table["ms / step"].sum()
