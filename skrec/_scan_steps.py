@@ -38,9 +38,10 @@ def scanned_train_function(train_step, steps_per_execution):
 
     def train_function(state, iterator):
         batches = list(itertools.islice(iterator, steps_per_execution))
+        if not batches:
+            raise StopIteration  # as Keras's own function does at the end of the data
         if len(batches) == steps_per_execution and len({_shapes(batch) for batch in batches}) == 1:
             return scanned(state, _stack(batches))
-        logs = None
         for batch in batches:
             logs, state = single(state, batch)
         return logs, state

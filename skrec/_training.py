@@ -123,8 +123,8 @@ def steps_per_execution(n_batches):
     """
     if n_batches <= STEPS_PER_EXECUTION:
         return n_batches
-    fitting = [n for n in range(STEPS_PER_EXECUTION, max(STEPS_PER_EXECUTION // 2, 1) - 1, -1) if n_batches % n == 0]
-    return fitting[0] if fitting else STEPS_PER_EXECUTION
+    dividing = (n for n in range(STEPS_PER_EXECUTION, max(STEPS_PER_EXECUTION // 2, 1) - 1, -1) if n_batches % n == 0)
+    return next(dividing, STEPS_PER_EXECUTION)
 
 
 def _forget_optimizer_state(model, options, n_batches):
