@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from skrec._interactions import implicit_weights
 from skrec._keras import keras
 
 __all__ = ["UserParts", "explanation_frame"]
@@ -101,7 +102,7 @@ def _history_entries(model, history, items, slope):
     contribution = np.zeros(len(item))
     if model.implicit_feedback:
         table = np.asarray(model.implicit_embedding.embeddings.value, dtype=np.float64)
-        weight = 1.0 / np.sqrt(np.maximum(np.diff(history.indptr), 1))[pair]
+        weight = implicit_weights(np.diff(history.indptr))[pair]
         contribution += weight * np.einsum("ed,ed->e", table[item], slope[pair])
     if model.item_item_weight:
         contribution += model.item_item_weight * np.asarray(model.item_item.value, dtype=np.float64)[item, items[pair]]

@@ -109,6 +109,7 @@ def build_model(params, recipe, data, seed, features, fitted=None):
         rating_bias_scale=recipe.rating_bias_scale,
         item_implicit_feedback=recipe.item_implicit_feedback,
         rater_penalty=recipe.rater_penalty,
+        rater_scale=recipe.rater_scale,
         item_item_weight=recipe.item_item_weight if recipe.item_item else 0.0,
         item_item_l2=recipe.item_item_l2,
         l2_form=recipe.l2_form,

@@ -25,6 +25,7 @@ side features' sum, as the model scores them) are looked up by the model.
 
 import numpy as np
 
+from skrec._interactions import implicit_weights
 from skrec._retrieval import table_rows
 
 __all__ = ["fold_in"]
@@ -80,7 +81,7 @@ def _svdpp_term(model, n_users, rows, items):
     counts = np.bincount(pairs[:, 0], minlength=n_users)
     term = np.zeros((n_users, dim))
     np.add.at(term, pairs[:, 0], table[pairs[:, 1]])
-    return (term / np.sqrt(np.maximum(counts, 1))[:, None]).astype(np.float32)
+    return (term * implicit_weights(counts)[:, None]).astype(np.float32)
 
 
 def _ridge(model, prior, rows, items, scaled, lam, new_item_rows=None, count=None):

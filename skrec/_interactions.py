@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from skrec._encoding import IdEncoder, id_kind
 from skrec._keras import keras
 
-__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists", "padded_lists", "rater_weights"]
+__all__ = ["Interactions", "TrainingSet", "RatingBatches", "build_training_set", "history_lists", "implicit_weights", "padded_lists", "rater_weights"]
 
 # With the SVD++ term, batches keep up to GROUP_SIZE ratings of one user together, so that the
 # user's history is read once for all of them: a step then reads at most
@@ -36,6 +36,12 @@ RATER_BUDGET_DIVISOR = 2
 # ... and the rater lists are padded to their expected entries per batch plus this many standard
 # deviations (:func:`likely_lists_bound`) where that is less than what a batch can hold.
 LIKELY_BOUND_DEVIATIONS = 4.0
+
+# An implicit-feedback sum (a user's SVD++ term, an item's rater term) weights its entries
+# n^-1/2 up to this many entries and IMPLICIT_SUM_CAP^1/2 / n beyond (implicit_weights).
+# Adam moves every row of a list by about the learning rate, so a sum weighted n^-1/2 moves
+# by sqrt(n) times that; the cap bounds it for the heaviest users and items.
+IMPLICIT_SUM_CAP = 1024
 
 
 @dataclass
@@ -196,6 +202,10 @@ class TrainingSet:
     def ratings_per_item(self):
         """Rated training rows per item with a training row (0 without ratings)."""
         return len(self._rated_train()) / max(self._ids_in_train(self.items), 1)
+
+    def ratings_per_user(self):
+        """Rated training rows per user with a training row (0 without ratings)."""
+        return len(self._rated_train()) / max(self._ids_in_train(self.users), 1)
 
     def _ids_in_train(self, codes):
         """How many distinct ids ``codes`` (user or item codes of every row) has among the training rows."""
@@ -396,14 +406,28 @@ def validation_split(n, fraction, seed):
 
 
 def rater_weights(raters):
-    """``raters`` (CSR ``[n_items, n_users]``, an item's users) weighted ``|R(i)|^-1/2`` per row ``i``.
+    """``raters`` (CSR ``[n_items, n_users]``, an item's users) weighted :func:`implicit_weights` of ``|R(i)|`` per row ``i``.
 
     Its product with a user table is every item's rater term (``MultiTaskModel.set_rater_terms``).
     """
     weighted = raters.astype("float64")
     counts = np.diff(weighted.indptr)
-    weighted.data = np.repeat(1.0 / np.sqrt(np.maximum(counts, 1)), counts)
+    weighted.data = np.repeat(implicit_weights(counts), counts)
     return weighted
+
+
+def implicit_weights(lengths):
+    """Each entry's weight in an implicit-feedback sum of a list of ``lengths`` entries.
+
+    ``n ** -0.5`` for a list of ``n <= IMPLICIT_SUM_CAP`` entries (SVD++'s normalisation),
+    ``IMPLICIT_SUM_CAP ** 0.5 / n`` for a longer one: the sum of ``n`` equal rows grows as
+    ``sqrt(n)`` up to the cap and no further.
+
+    >>> implicit_weights([4, 4096]).tolist()
+    [0.5, 0.0078125]
+    """
+    n = np.maximum(np.asarray(lengths, dtype=np.float64), 1.0)
+    return np.where(n <= IMPLICIT_SUM_CAP, 1.0 / np.sqrt(n), np.sqrt(IMPLICIT_SUM_CAP) / n)
 
 
 def seen_matrix(u, i, n_users, n_items):
@@ -427,11 +451,12 @@ def history_lists(history, users, max_history=None, rng=None):
     """The SVD++ history of each of ``users`` as flat lists ``(items, rows, weights)``.
 
     ``rows[j]`` is the position in ``users`` whose history holds ``items[j]``. A user with
-    ``n`` history items gets each with weight ``n ** -0.5``, so that the weighted sum of their
-    rows is the SVD++ term. With ``max_history``, a longer history is replaced by a systematic
-    sample of ``max_history`` of its items (each item kept with probability
-    ``max_history / n``, none twice, drawn from ``rng``), weighted ``sqrt(n) / max_history``:
-    the expected sum is the full one, at a cost that does not grow with the history.
+    ``n`` history items gets each with weight :func:`implicit_weights` (``n ** -0.5`` up to
+    ``IMPLICIT_SUM_CAP`` items), so that the weighted sum of their rows is the SVD++ term. With
+    ``max_history``, a longer history is replaced by a systematic sample of ``max_history`` of
+    its items (each item kept with probability ``max_history / n``, none twice, drawn from
+    ``rng``), weighted ``n / max_history`` times that (``sqrt(n) / max_history`` up to the
+    cap): the expected sum is the full one, at a cost that does not grow with the history.
 
     Parameters
     ----------
@@ -451,14 +476,14 @@ def history_lists(history, users, max_history=None, rng=None):
     kept = length if max_history is None else np.minimum(length, max_history)
     rows = np.repeat(np.arange(len(users)), kept)
     position = np.arange(len(rows)) - np.repeat(np.cumsum(kept) - kept, kept)
-    weight = 1.0 / np.sqrt(np.maximum(length, 1))
+    weight = implicit_weights(length)
     if max_history is not None:
         long = length > max_history
         # Systematic sampling: positions floor((k + offset) * n / max_history), k < max_history.
         offset = np.repeat(rng.random(len(users)), kept)
         sampled = ((position + offset) * np.repeat(length / max_history, kept)).astype(np.int64)
         position = np.where(np.repeat(long, kept), sampled, position)
-        weight = np.where(long, np.sqrt(length) / max_history, weight)
+        weight = np.where(long, np.sqrt(np.minimum(length, IMPLICIT_SUM_CAP)) / max_history, weight)
     items = history.indices[np.repeat(start, kept) + position]
     return items.astype("int32"), rows.astype("int32"), np.repeat(weight, kept).astype("float32")
 

@@ -121,6 +121,10 @@ class MultiTaskModel(keras.Model):
             parameters that the rating loss alone trains.
         rater_penalty: float >= 0. The rater terms' weight in the ``"per_interaction"``
             penalty, relative to the vectors'.
+        rater_scale: float in (0, 1]. The rater table's rows are its entries times this
+            factor (entries initialised at ``1 / rater_scale`` times the other tables'
+            scale): with Adam they move this factor times slower than the other tables'
+            rows, a learning-rate multiplier by reparameterisation, as ``rating_bias_scale``.
         l2_form: str. ``"per_interaction"`` or ``"per_id"``: see **Loss**.
 
     Inputs are ``{"user": int [batch], "item": int [batch]}``, plus the history lists and,
@@ -155,6 +159,7 @@ class MultiTaskModel(keras.Model):
         rating_bias_scale=1.0,
         item_implicit_feedback=False,
         rater_penalty=1.0,
+        rater_scale=1.0,
         item_item_weight=0.0,
         item_item_l2=500.0,
         l2_form="per_interaction",
@@ -186,6 +191,9 @@ class MultiTaskModel(keras.Model):
         self.rating_bias_scale = float(rating_bias_scale)
         self.item_implicit_feedback = bool(item_implicit_feedback)
         self.rater_penalty = float(rater_penalty)
+        self.rater_scale = float(rater_scale)
+        if not 0 < self.rater_scale <= 1:
+            raise ValueError(f"`rater_scale` must be in (0, 1]. Received: rater_scale={rater_scale!r}")
         self.item_item_weight = float(item_item_weight)
         self.item_item_l2 = float(item_item_l2)
         self.l2_form = l2_form
@@ -198,9 +206,9 @@ class MultiTaskModel(keras.Model):
         dim, mapped = self.embedding_dim, self.retrieval_negatives != "in_batch"
         if self.rating_head == "mlp":
             # The Keras-RS example's layers and initializers.
-            table_init = lambda: HostRandom("uniform", 0.05, seed=next(seeds))  # noqa: E731
+            table_init = lambda scale=0.05: HostRandom("uniform", scale, seed=next(seeds))  # noqa: E731
         else:
-            table_init = lambda: HostRandom("normal", 0.05, seed=next(seeds))  # noqa: E731
+            table_init = lambda scale=0.05: HostRandom("normal", scale, seed=next(seeds))  # noqa: E731
         glorot = lambda: HostRandom("glorot_uniform", seed=next(seeds))  # noqa: E731
         biases = int(self.rating_head == "dot")
         self.user_embedding = _table(self.n_users, dim, biases, table_init(), "user_embedding")
@@ -220,7 +228,7 @@ class MultiTaskModel(keras.Model):
             self.item_map = keras.layers.Dense(dim, use_bias=False, kernel_initializer=glorot(), name="item_map")
             self.sampling_correction = keras_rs.layers.SamplingProbabilityCorrection(epsilon=1e-30)
         if self.item_implicit_feedback:
-            self.rater_embedding = keras.layers.Embedding(self.n_users, dim, embeddings_initializer=table_init(), name="rater_embedding")
+            self.rater_embedding = keras.layers.Embedding(self.n_users, dim, embeddings_initializer=table_init(0.05 / self.rater_scale), name="rater_embedding")
 
     def build(self, input_shape=None):
         for name in self.table_names():
@@ -330,7 +338,8 @@ class MultiTaskModel(keras.Model):
     def set_rater_terms(self, raters):
         """Set every item's rater term from ``raters``, a SciPy sparse ``[n_items, n_users]`` matrix of weights ``w_v``."""
         if self.item_implicit_feedback:
-            self.rater_term.assign((raters @ np.asarray(self.rater_embedding.embeddings.value)).astype("float32"))
+            table = self.rater_scale * np.asarray(self.rater_embedding.embeddings.value)
+            self.rater_term.assign((raters @ table).astype("float32"))
 
     def set_item_item(self, weights):
         """Set the item-item term's ``[n_items, n_items]`` weights (column ``i``: each item's weight in the score of ``i``)."""
@@ -395,7 +404,7 @@ class MultiTaskModel(keras.Model):
         if "penalty_item" in inputs and self.implicit_feedback:
             out["own_implicit"] = self._rows("implicit_embedding", "penalty_item", inputs["penalty_item"], rows)
         if "penalty_user" in inputs and self.item_implicit_feedback:
-            out["own_rater"] = self._rows("rater_embedding", "penalty_user", inputs["penalty_user"], rows)
+            out["own_rater"] = self.rater_scale * self._rows("rater_embedding", "penalty_user", inputs["penalty_user"], rows)
         return out
 
     def user_vectors(self, inputs):
@@ -434,7 +443,7 @@ class MultiTaskModel(keras.Model):
         """The rater term of each row's item from the batch's rater lists, or None (none given)."""
         if not self.item_implicit_feedback or "rater_user" not in inputs:
             return None
-        term = self._list_sums("rater_embedding", "rater_user", "rater", inputs, rows, ops.shape(inputs["item"])[0])
+        term = self.rater_scale * self._list_sums("rater_embedding", "rater_user", "rater", inputs, rows, ops.shape(inputs["item"])[0])
         return ops.take(term, inputs["item_slot"], axis=0)
 
     def _list_sums(self, table, key, prefix, inputs, rows, n_lists):
@@ -708,6 +717,7 @@ class MultiTaskModel(keras.Model):
             rating_bias_scale=self.rating_bias_scale,
             item_implicit_feedback=self.item_implicit_feedback,
             rater_penalty=self.rater_penalty,
+            rater_scale=self.rater_scale,
             item_item_weight=self.item_item_weight,
             item_item_l2=self.item_item_l2,
             l2_form=self.l2_form,

@@ -59,11 +59,14 @@ _FORMER_RATES = {"cosine": 0.006, "constant": 0.003}
 L2_RULES = {"per_interaction": (0.025, 64.0), "per_id": (0.05, 32.0)}
 #: ``rater_penalty``: ``base * max(1, reference / n)`` for ``n`` rated rows per item, at most 1.
 RATER_PENALTY_RULE = (0.1, 40.0)
+#: ``rater_scale``: ``n / RATER_SCALE_REFERENCE`` for ``n`` rated rows per user, at most 1.
+RATER_SCALE_REFERENCE = 32.0
 #: ``item_item="auto"`` adds the EASE term to catalogues of at most this many items.
 ITEM_ITEM_MAX_ITEMS = 4096
 #: ``item_item_weight="auto"`` is ``weight * reference / item_item_l2``: the term's weight grows as the validated penalty falls.
 ITEM_ITEM_WEIGHT_RULE = (4.0, 500.0)
 _FORMER_ITEM_ITEM = {"item_item_l2": 500.0, "item_item_weight": 4.0}  # of recipes kept before they held these
+_FORMER_RATER_SCALE = {"rater_scale": 1.0}  # of recipes kept before they held it
 #: ``retrieval_negatives="auto"`` scores the whole catalogue up to this many times ``n_negatives`` items.
 CATALOGUE_NEGATIVES_FACTOR = 4
 
@@ -86,6 +89,8 @@ class DataStats:
         Rated training rows per item with a training row.
     has_ratings : bool
         Whether any fit of the model had a rating (the rating head is trained).
+    ratings_per_user : float
+        Rated training rows per user with a training row (0 in statistics written before it).
     """
 
     n_rows: int
@@ -94,6 +99,7 @@ class DataStats:
     interactions_per_id: float
     ratings_per_item: float
     has_ratings: bool
+    ratings_per_user: float = 0.0
 
     def summary(self):
         """One line: the statistics as the recipe's table heads them."""
@@ -112,6 +118,7 @@ class DataStats:
             interactions_per_id=float(data.interactions_per_id()),
             ratings_per_item=float(data.ratings_per_item()),
             has_ratings=bool(data.interactions.has_ratings),
+            ratings_per_user=float(data.ratings_per_user()),
         )
 
 
@@ -139,6 +146,8 @@ class Recipe:
     item_implicit_feedback : bool
     rater_penalty : float
         The rater terms' weight in the L2 penalty relative to the vectors', in ``(0, 1]``.
+    rater_scale : float
+        How much slower the rater table learns than the other tables, in ``(0, 1]``.
     rating_bias_scale : float
         How much slower the rating biases learn than the rest, in ``(0, 1]``.
     reasons : tuple of (str, str)
@@ -159,6 +168,7 @@ class Recipe:
     item_item_weight: float
     item_implicit_feedback: bool
     rater_penalty: float
+    rater_scale: float
     rating_bias_scale: float
     reasons: tuple = dataclasses.field(default=(), compare=False, repr=False)
     stats: DataStats | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -180,14 +190,14 @@ class Recipe:
 
     def __setstate__(self, state):
         # A recipe pickled before it held the batch size or the item-item settings: the defaults then.
-        self.__dict__.update({"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **state})
+        self.__dict__.update({"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **_FORMER_RATER_SCALE, **state})
 
     @classmethod
     def from_json(cls, data):
         """The recipe written by :meth:`to_json`."""
         stats = None if data.get("stats") is None else DataStats(**data["stats"])
         fields = {key: value for key, value in data.items() if key not in ("reasons", "stats")}
-        fields = {"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **fields}  # a file written before the recipe held them
+        fields = {"batch_size": _FORMER_BATCH_SIZE, **_FORMER_ITEM_ITEM, **_FORMER_RATER_SCALE, **fields}  # a file written before the recipe held them
         return cls(**fields, reasons=tuple(tuple(pair) for pair in data.get("reasons", ())), stats=stats)
 
 
@@ -251,6 +261,7 @@ def resolve_recipe(params, stats, fitted=None, validate_item_item_l2=None):
     _item_item_off(values, reasons)
     values["item_implicit_feedback"], reasons["item_implicit_feedback"] = _item_implicit(params, stats)
     values["rater_penalty"], reasons["rater_penalty"] = _rater_penalty(values["item_implicit_feedback"], stats)
+    values["rater_scale"], reasons["rater_scale"] = _rater_scale(values["item_implicit_feedback"], stats)
     values["rating_bias_scale"], reasons["rating_bias_scale"] = _rating_bias_scale(stats)
     return _recipe(values, reasons, stats)
 
@@ -340,6 +351,20 @@ def _rater_penalty(item_implicit, stats):
     return min(1.0, base * max(1.0, reference / n)), f"data: {n:.1f} rated rows per item ({base:g} * max(1, {reference:g} / n), at most 1)"
 
 
+def _rater_scale(item_implicit, stats):
+    """The rater table's rate factor, ``n / RATER_SCALE_REFERENCE`` for ``n`` rated rows per user, at most 1.
+
+    Adam moves a row by about the learning rate whatever its evidence: the rows of users with
+    few ratings each would move the rater terms of their items as fast as the items' vectors.
+    """
+    if not item_implicit:
+        return 1.0, "unused without the item-side term"
+    n = stats.ratings_per_user
+    if n <= 0:
+        return 1.0, "data: no rated row"
+    return min(1.0, n / RATER_SCALE_REFERENCE), f"data: {n:.1f} rated rows per user (n / {RATER_SCALE_REFERENCE:g}, at most 1)"
+
+
 def _rating_bias_scale(stats):
     """The square root of the rated share: a batch's rating gradient is that much noisier (1 without ratings)."""
     share = stats.rated_share
@@ -382,6 +407,7 @@ def recipe_of_model(params, model):
         item_item_weight=model.item_item_weight,
         item_implicit_feedback=model.item_implicit_feedback,
         rater_penalty=model.rater_penalty,
+        rater_scale=getattr(model, "rater_scale", 1.0),
         rating_bias_scale=model.rating_bias_scale,
     )
     return _recipe(values, {name: "read from the model (fitted before recipes were kept)" for name in values}, None)

@@ -13,6 +13,7 @@ from skrec import metrics
 from skrec._audiences import audiences
 from skrec._diversity import pool_size, rerank
 from skrec._explain import UserParts, explanation_frame
+from skrec._interactions import implicit_weights
 from skrec._new_ids import extended_codes, new_ids, rate_folded, rate_pairs
 from skrec._requests import answer, folded_users
 from skrec._retrieval import predict_scaled, similar_items, table_rows, unit_item_vectors
@@ -332,8 +333,8 @@ def _user_parts(model, interactions, known, folded, folded_seen):
     history = sp.vstack([interactions.seen[known], folded_seen]).tocsr()
     svdpp = np.zeros((len(folded), dim))
     if model.implicit_feedback and len(folded):
-        counts = np.maximum(np.diff(folded_seen.indptr), 1)
-        svdpp = (folded_seen.astype(np.float64) @ np.asarray(model.implicit_embedding.embeddings.value, dtype=np.float64)) / np.sqrt(counts)[:, None]
+        weights = implicit_weights(np.diff(folded_seen.indptr))
+        svdpp = (folded_seen.astype(np.float64) @ np.asarray(model.implicit_embedding.embeddings.value, dtype=np.float64)) * weights[:, None]
     parts = {"user": np.concatenate([own, folded - svdpp])}
     if model.feature_names["user"]:
         features = table_rows(model, "user", known)[:, :dim] - own if len(known) else own

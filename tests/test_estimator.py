@@ -449,7 +449,7 @@ def test_item_rater_terms_are_those_of_the_fitted_weights(ratings, early_stoppin
     est = MultiTaskRecommender(**params).fit(ratings, ratings["rating"])
     raters = est._interactions_.seen.T.tocsr().astype(float)
     assert np.diff(raters.indptr).min() > 2
-    z = keras_numpy(est.model_.rater_embedding.embeddings)
+    z = est.model_.rater_scale * keras_numpy(est.model_.rater_embedding.embeddings)  # the rows are the entries times the scale
     expected = (raters @ z) / np.sqrt(np.diff(raters.indptr))[:, None]
     np.testing.assert_allclose(keras_numpy(est.model_.rater_term), expected, rtol=1e-4, atol=1e-6)
     assert np.abs(expected).max() > 0.01  # the table was trained and is not all zeros

@@ -12,9 +12,11 @@ from skrec._recipe import DataStats, Recipe, resolve_recipe
 from test_hard_inputs import _all_pairs, fit
 
 
-def stats(rated_share=1.0, per_id=100.0, per_item=100.0, n_items=1000, n_rows=100_000):
+def stats(rated_share=1.0, per_id=100.0, per_item=100.0, n_items=1000, n_rows=100_000, per_user=100.0):
     """Statistics of a made-up training set."""
-    return DataStats(n_rows=n_rows, n_items=n_items, rated_share=rated_share, interactions_per_id=per_id, ratings_per_item=per_item, has_ratings=rated_share > 0)
+    return DataStats(
+        n_rows=n_rows, n_items=n_items, rated_share=rated_share, interactions_per_id=per_id, ratings_per_item=per_item, has_ratings=rated_share > 0, ratings_per_user=per_user
+    )
 
 
 def resolve(data_stats, **params):
@@ -113,6 +115,14 @@ def test_item_side_term_needs_ratings_and_its_penalty_grows_as_ratings_thin():
     assert resolve(stats(per_item=2.0)).rater_penalty == pytest.approx(1.0)  # at most the vectors' weight
 
 
+def test_the_rater_table_learns_slower_where_users_have_few_ratings():
+    assert resolve(stats(per_user=150.0)).rater_scale == 1.0
+    assert resolve(stats(per_user=15.0)).rater_scale == pytest.approx(15 / 32)
+    assert dict(resolve(stats(per_user=15.0)).reasons)["rater_scale"] == "data: 15.0 rated rows per user (n / 32, at most 1)"
+    assert resolve(stats(per_user=15.0), item_implicit_feedback=False).rater_scale == 1.0  # no rater table
+    assert resolve(stats(rated_share=0.0, per_user=0.0)).rater_scale == 1.0
+
+
 def test_rating_biases_learn_slower_by_the_root_of_the_rated_share():
     assert resolve(stats(rated_share=0.25)).rating_bias_scale == pytest.approx(0.5)
     assert resolve(stats(rated_share=0.0)).rating_bias_scale == 1.0
@@ -146,6 +156,7 @@ def test_the_fitted_model_is_built_and_trained_with_its_recipe():
     assert (est.l2_, est.l2_form_, est.retrieval_negatives_, est.item_item_) == (recipe.l2, recipe.l2_form, recipe.retrieval_negatives, recipe.item_item)
     model = est.model_
     assert (model.l2, model.l2_form, model.rater_penalty, model.rating_bias_scale) == (recipe.l2, recipe.l2_form, recipe.rater_penalty, recipe.rating_bias_scale)
+    assert model.rater_scale == recipe.rater_scale == pytest.approx(min(1.0, recipe.stats.ratings_per_user / 32))
     unrated = fit(frame, None, epochs=1)
     assert unrated.recipe_.lr_schedule == "constant" and not unrated.model_.item_implicit_feedback
 
